@@ -1,0 +1,124 @@
+"""The api's Starlette application: POST /purchase, GET /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.settings import ApiSettings
+from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.sale import InvalidSale, Sale, loads_strict, validate_purchase
+from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, read_json_body
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: ApiSettings
+    forwarder: Forwarder
+
+
+def _context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.state.ctx
+    return ctx
+
+
+async def purchase(request: Request) -> Response:
+    ctx = _context(request)
+    try:
+        body = await read_json_body(request, ctx.settings.max_body_bytes)
+        try:
+            document = loads_strict(body)
+        except ValueError as exc:
+            raise BadRequest(400, "malformed JSON", {"body": f"not valid JSON: {exc}"}) from None
+        fields = validate_purchase(document)
+    except BadRequest as exc:
+        return exc.response()
+    except InvalidSale as exc:
+        return JSONResponse({"error": "invalid sale", "fields": exc.errors}, status_code=422)
+    sale = Sale.accept(fields, new_sale_id(), now_ms())
+    try:
+        stored = await ctx.forwarder.forward(sale)
+    except DownstreamError as exc:
+        return JSONResponse(
+            {"error": "unavailable", "reason": exc.reason, "id": sale.id},
+            status_code=503,
+            headers={"retry-after": "1"},
+        )
+    return JSONResponse(
+        {
+            "id": sale.id,
+            "status": "stored",
+            "accepted_at_ms": sale.accepted_at_ms,
+            "partition": stored.partition,
+            "offset": stored.offset,
+        },
+        status_code=201,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(
+        exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail
+    )
+
+
+def create_app(settings: ApiSettings, registry: CollectorRegistry) -> Starlette:
+    client = httpx.AsyncClient(
+        base_url=settings.bridge_url,
+        timeout=httpx.Timeout(
+            settings.forward_timeout_seconds, connect=min(2.0, settings.forward_timeout_seconds)
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.forward_concurrency + 2,
+            max_keepalive_connections=settings.forward_concurrency + 2,
+        ),
+    )
+    forwarder = Forwarder(
+        client,
+        ForwarderMetrics(registry),
+        batch_max=settings.forward_batch_max,
+        concurrency=settings.forward_concurrency,
+        timeout=settings.forward_timeout_seconds,
+    )
+
+    async def bridge_reachable() -> tuple[bool, str]:
+        try:
+            response = await client.get("/healthz", timeout=1.0)
+        except httpx.HTTPError as exc:
+            return False, f"bridge unreachable: {exc!s} ({type(exc).__name__})"
+        if response.status_code != 200:
+            return False, f"bridge answered {response.status_code}"
+        return True, "bridge reachable"
+
+    health = Health(registry, bridge_reachable)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, ApiContext]]:
+        forwarder.start()
+        try:
+            yield {"ctx": ApiContext(settings, forwarder)}
+        finally:
+            await forwarder.close()
+            await client.aclose()
+
+    app = Starlette(
+        routes=[Route("/purchase", purchase, methods=["POST"]), *health.routes()],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.health = health
+    app.add_middleware(
+        HttpMetrics, registry=registry, routes=["/purchase", "/healthz", "/readyz", "/metrics"]
+    )
+    return app

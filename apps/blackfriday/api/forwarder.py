@@ -1,0 +1,168 @@
+"""Forwards accepted sales to the bridge, coalescing concurrent sales into batch requests.
+
+A fixed set of workers shares one pooled keep-alive HTTP client. Each worker takes every sale waiting in
+the queue (up to ``batch_max``) and posts them in one request to ``/forward/batch``: under light load a
+sale travels alone at once; under heavy load the queue fills while requests are in flight and the next
+request carries many sales. Each caller still waits for its own sale's ack (or its own timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
+from blackfriday.sale import Sale
+
+log = logging.getLogger(__name__)
+
+
+class DownstreamError(Exception):
+    """The bridge, the writer or Kafka could not store the sale; ``reason`` says which and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    partition: int
+    offset: int
+
+
+class ForwarderMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.batch_size = Histogram(
+            "bf_api_forward_batch_size",
+            "Sales per request to the bridge",
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "bf_api_forward_seconds",
+            "Latency of batch requests to the bridge",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.failures = Counter(
+            "bf_api_forward_failures",
+            "Sales the downstream could not store, by cause",
+            ["cause"],
+            registry=registry,
+        )
+
+
+_Item = tuple[Sale, "asyncio.Future[Stored]"]
+
+
+class Forwarder:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        metrics: ForwarderMetrics,
+        *,
+        batch_max: int,
+        concurrency: int,
+        timeout: float,
+    ) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._batch_max = batch_max
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"forward-{i}") for i in range(self._concurrency)
+        ]
+
+    async def close(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        while not self._queue.empty():
+            _, waiter = self._queue.get_nowait()
+            if not waiter.done():
+                waiter.set_exception(DownstreamError("api shutting down"))
+
+    async def forward(self, sale: Sale) -> Stored:
+        """Wait until the bridge reports the sale stored in Kafka; DownstreamError otherwise."""
+        waiter: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((sale, waiter))
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), self._timeout)
+        except TimeoutError:
+            self._metrics.failures.labels("timeout").inc()
+            raise DownstreamError(f"no answer from the bridge within {self._timeout:g}s") from None
+        finally:
+            if not waiter.done():
+                waiter.cancel()  # a worker skips it, or ignores its late answer
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            live = [(sale, waiter) for sale, waiter in batch if not waiter.done()]
+            if live:
+                await self._send(live)
+
+    async def _send(self, batch: list[_Item]) -> None:
+        self._metrics.batch_size.observe(len(batch))
+        body = json.dumps({"sales": [sale.to_wire() for sale, _ in batch]}, ensure_ascii=False).encode()
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(
+                "/forward/batch", content=body, headers={"content-type": "application/json"}
+            )
+        except httpx.TimeoutException:
+            self._fail(batch, "timeout", f"the bridge did not answer within {self._timeout:g}s")
+            return
+        except httpx.HTTPError as exc:
+            self._fail(batch, "bridge_unreachable", f"bridge unreachable: {exc!s} ({type(exc).__name__})")
+            return
+        finally:
+            self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        if response.status_code != 200:
+            self._fail(batch, f"bridge_{response.status_code}", _reason(response))
+            return
+        try:
+            results = response.json()["results"]
+            stored = [Stored(int(r["partition"]), int(r["offset"])) for r in results]
+            if len(stored) != len(batch):
+                raise ValueError(f"{len(stored)} results for {len(batch)} sales")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._fail(batch, "bad_answer", f"unexpected answer from the bridge: {exc}")
+            return
+        for (_, waiter), result in zip(batch, stored, strict=True):
+            if not waiter.done():
+                waiter.set_result(result)
+
+    def _fail(self, batch: list[_Item], cause: str, reason: str) -> None:
+        log.warning("forward failed", extra={"cause": cause, "reason": reason, "sales": len(batch)})
+        self._metrics.failures.labels(cause).inc(len(batch))
+        for _, waiter in batch:
+            if not waiter.done():
+                waiter.set_exception(DownstreamError(reason))
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+        detail = body.get("reason") or body.get("error")
+    except (ValueError, AttributeError):
+        detail = response.text[:200]
+    return f"bridge answered {response.status_code}: {detail}"

@@ -1,0 +1,152 @@
+"""The consumer loop: poll a batch, apply it to Valkey in one script call, then commit its offsets.
+
+Offsets are committed only after the batch's effect is in Valkey. A crash between the two makes Kafka
+deliver the batch again; the script skips every sale whose id it has applied before, so each sale counts
+exactly once. A record that is not a valid sale is logged, counted and skipped (it cannot block its
+partition). SIGTERM only asks the loop to stop: the batch in hand is applied and committed first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import valkey
+from kafka.errors import CommitFailedError, KafkaError
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from blackfriday.consumer.store import Store
+from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
+from blackfriday.sale import Sale, sale_from_json
+
+log = logging.getLogger(__name__)
+
+
+class ConsumerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.records = Counter(
+            "bf_consumer_records", "Kafka records handled, by outcome", ["outcome"], registry=registry
+        )
+        self.batch_size = Histogram(
+            "bf_consumer_batch_size", "Records per poll", buckets=BATCH_BUCKETS, registry=registry
+        )
+        self.apply_seconds = Histogram(
+            "bf_consumer_apply_seconds",
+            "Time to apply one batch to Valkey",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "bf_consumer_lag", "Records behind the end of the assigned partitions", registry=registry
+        )
+        self.valkey_errors = Counter(
+            "bf_consumer_valkey_errors", "Failed attempts to apply a batch", registry=registry
+        )
+        self.commit_errors = Counter(
+            "bf_consumer_commit_errors",
+            "Offset commits that failed (the batch will be redelivered)",
+            registry=registry,
+        )
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        consumer: Any,
+        store: Store,
+        metrics: ConsumerMetrics,
+        *,
+        batch_max: int,
+        poll_timeout_ms: int,
+        stop: threading.Event,
+    ) -> None:
+        self._consumer = consumer
+        self._store = store
+        self._metrics = metrics
+        self._batch_max = batch_max
+        self._poll_timeout_ms = poll_timeout_ms
+        self._stop = stop
+        #: time.monotonic() of the loop's last turn, for the liveness probe.
+        self.heartbeat = time.monotonic()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.heartbeat = time.monotonic()
+            polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
+            records = [record for batch in polled.values() for record in batch]
+            if not records:
+                self._tick()
+                continue
+            self._metrics.batch_size.observe(len(records))
+            sales = list(self._decode(records))
+            if sales and not self._apply(sales):
+                return  # asked to stop while Valkey was failing: leave the batch uncommitted
+            self._commit()
+            self._update_lag(polled)
+        log.info("consumer loop stopped")
+
+    def _decode(self, records: Iterable[Any]) -> Iterable[Sale]:
+        for record in records:
+            try:
+                yield sale_from_json(record.value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                self._metrics.records.labels("invalid").inc()
+                log.error(
+                    "skipping a record that is not a valid sale",
+                    extra={"partition": record.partition, "offset": record.offset, "error": str(exc)[:300]},
+                )
+
+    def _apply(self, sales: list[Sale]) -> bool:
+        delay = 0.2
+        while True:
+            started = time.perf_counter()
+            try:
+                result = self._store.apply(sales)
+            except valkey.ValkeyError as exc:
+                self._metrics.valkey_errors.inc()
+                log.warning(
+                    "cannot apply batch to Valkey, retrying", extra={"error": str(exc), "retry_in": delay}
+                )
+                if self._stop.wait(delay):
+                    return False
+                self.heartbeat = time.monotonic()
+                delay = min(delay * 2, 5.0)
+                continue
+            self._metrics.apply_seconds.observe(time.perf_counter() - started)
+            self._metrics.records.labels("applied").inc(result.applied)
+            self._metrics.records.labels("duplicate").inc(result.duplicates)
+            if result.duplicates:
+                log.info("skipped redelivered sales", extra={"duplicates": result.duplicates})
+            return True
+
+    def _commit(self) -> None:
+        try:
+            self._consumer.commit(timeout_ms=10_000)
+        except CommitFailedError as exc:
+            self._metrics.commit_errors.inc()
+            log.warning(
+                "offset commit refused after a rebalance; the batch will be redelivered and skipped",
+                extra={"error": str(exc)[:300]},
+            )
+        except KafkaError as exc:
+            self._metrics.commit_errors.inc()
+            log.warning(
+                "offset commit failed; will be retried with the next batch", extra={"error": str(exc)}
+            )
+
+    def _tick(self) -> None:
+        try:
+            self._store.tick()
+        except valkey.ValkeyError as exc:
+            log.debug("throughput tick failed", extra={"error": str(exc)})
+
+    def _update_lag(self, polled: dict[Any, list[Any]]) -> None:
+        lag = 0
+        for partition, batch in polled.items():
+            end = self._consumer.highwater(partition)
+            if end is not None and batch:
+                lag += max(end - (batch[-1].offset + 1), 0)
+        self._metrics.lag.set(lag)
