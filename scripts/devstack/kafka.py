@@ -96,7 +96,14 @@ class KafkaBroker:
         log = self.home / "format.log"
         with log.open("wb") as out:
             result = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "--standalone", f"-t={cluster_id}", "-c", str(self.config)),
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    f"-t={cluster_id}",
+                    "-c",
+                    str(self.config),
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -109,7 +116,9 @@ class KafkaBroker:
     def start(self, log: Path, timeout: float = 90.0) -> Proc:
         self.prepare()
         self._log_offset = log.stat().st_size if log.exists() else 0
-        self.proc = spawn("kafka", self._java("kafka.Kafka", str(self.config)), log=log, marker=str(self.config))
+        self.proc = spawn(
+            "kafka", self._java("kafka.Kafka", str(self.config)), log=log, marker=str(self.config)
+        )
         wait_ready(self.proc, self._ready, timeout)
         return self.proc
 
@@ -129,7 +138,9 @@ class KafkaBroker:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="devstack")
         try:
             try:
-                admin.create_topics([NewTopic(name, partitions or self.partitions, 1)], timeout_ms=int(timeout * 1000))
+                admin.create_topics(
+                    [NewTopic(name, partitions or self.partitions, 1)], timeout_ms=int(timeout * 1000)
+                )
             except TopicAlreadyExistsError:
                 pass
         finally:

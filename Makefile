@@ -1,0 +1,57 @@
+# black-friday: the two commands are `make demo` (run the product) and `make test` (run the tests).
+# Everything the targets need is installed by scripts/setup into git-ignored folders.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)/scripts
+
+.PHONY: help setup demo up down status report test lint format lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## install everything (Python venv, Kafka jars, helm, registry tools)
+	@scripts/setup all
+
+demo: ## fresh local stack + 30 s of Locust + the dashboard's figures, then stop
+	@scripts/setup python kafka
+	@$(PY) -m devstack demo
+
+up: ## start Valkey, Kafka and the four services in the background
+	@scripts/setup python kafka
+	@$(PY) -m devstack up
+
+down: ## stop everything `make up` started (the data stays)
+	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing was running"; fi
+
+status: ## show what `make up` runs
+	@if [ -x $(PY) ]; then $(PY) -m devstack status; else echo "not running"; fi
+
+report: ## print the dashboard's figures as JSON
+	@scripts/setup python
+	@$(PY) -m devstack report
+
+test: ## set up what is missing, check style and types, run every test suite
+	@scripts/setup all
+	@$(MAKE) --no-print-directory lint
+	@$(PY) -m pytest
+
+lint: ## ruff (lint + format check) and mypy --strict
+	@$(PY) -m ruff check apps scripts tests
+	@$(PY) -m ruff format --check apps scripts tests
+	@$(PY) -m mypy apps scripts/devstack tests
+
+format: ## apply ruff's formatting and safe fixes
+	@$(PY) -m ruff format apps scripts tests
+	@$(PY) -m ruff check --fix apps scripts tests
+
+lock: ## re-pin every Python dependency into constraints.txt
+	@scripts/setup python
+	@rm -rf .cache/lock-venv && python3 -m venv .cache/lock-venv
+	@.cache/lock-venv/bin/pip install --quiet -e '.[dev]'
+	@{ echo "# Exact versions of every Python dependency (the lock). Regenerate with: make lock"; \
+	   .cache/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e '; } > constraints.txt
+	@rm -rf .cache/lock-venv && echo "constraints.txt updated"
+
+clean: ## remove the local stack's state and generated code (not the installed tools)
+	@$(MAKE) --no-print-directory down
+	@rm -rf .stack apps/blackfriday/pb

@@ -1,0 +1,82 @@
+"""python -m devstack {up,down,status,report,demo}: the local stack behind the Makefile's targets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from devstack.demo import run_demo
+from devstack.paths import MissingTool
+from devstack.ports import PortTaken
+from devstack.process import NotReady
+from devstack.stack import Stack, StackError, endpoints, valkey_env
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start Valkey, Kafka and the four services in the background")
+    up.add_argument("--fresh", action="store_true", help="wipe the stack's data first")
+    sub.add_parser("down", help="stop everything `up` started")
+    sub.add_parser("status", help="show what runs")
+    sub.add_parser("report", help="print the dashboard's figures as JSON")
+    demo = sub.add_parser("demo", help="fresh stack + bounded Locust run + summary, then stop")
+    demo.add_argument("--seconds", type=_positive, default=int(os.environ.get("BF_DEMO_SECONDS", "30")))
+    demo.add_argument("--users", type=_positive, default=int(os.environ.get("BF_DEMO_USERS", "50")))
+    demo.add_argument("--spawn-rate", type=float, default=25.0)
+    args = parser.parse_args(argv)
+    stack = Stack()
+    try:
+        if args.command == "up":
+            already = stack.running()
+            ports = stack.up(os.environ, fresh=args.fresh)
+            print("black-friday is already running:" if already else "black-friday is up:")
+            print(endpoints(ports))
+            print(f"  logs      {stack.home / 'logs'}/\nStop it with: make down")
+        elif args.command == "down":
+            stopped = stack.down()
+            print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+        elif args.command == "status":
+            procs = stack.procs()
+            if not procs:
+                print("not running")
+            for proc in procs:
+                print(
+                    f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}"
+                )
+        elif args.command == "report":
+            return subprocess.call(
+                [sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ)
+            )
+        elif args.command == "demo":
+            print(
+                f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ..."
+            )
+            sys.stdout.flush()
+            code, text = run_demo(
+                os.environ, seconds=args.seconds, users=args.users, spawn_rate=args.spawn_rate
+            )
+            print(text)
+            print("demo: stack stopped")
+            return code
+    except (StackError, PortTaken, MissingTool, NotReady) as exc:
+        print(f"devstack {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        stack.down()
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
