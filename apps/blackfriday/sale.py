@@ -207,16 +207,11 @@ def sale_from_wire(obj: object) -> Sale:
     values = _check_fields(obj, WIRE_FIELDS, errors)
     sale_id = obj.get("id")
     if "id" in obj and (
-        not isinstance(sale_id, str)
-        or not sale_id
-        or len(sale_id) > MAX_SALE_ID_CHARS
-        or not sale_id.isascii()
+        not isinstance(sale_id, str) or not sale_id or len(sale_id) > MAX_SALE_ID_CHARS or not sale_id.isascii()
     ):
         errors["id"] = f"must be a non-empty ASCII string of at most {MAX_SALE_ID_CHARS} characters"
     accepted = obj.get("accepted_at_ms")
-    if "accepted_at_ms" in obj and (
-        not isinstance(accepted, int) or isinstance(accepted, bool) or accepted < 0
-    ):
+    if "accepted_at_ms" in obj and (not isinstance(accepted, int) or isinstance(accepted, bool) or accepted < 0):
         errors["accepted_at_ms"] = "must be a non-negative integer (milliseconds since the epoch)"
     if errors:
         raise InvalidSale(errors)

@@ -36,9 +36,7 @@ class Env:
         value = self.raw(name)
         return default if value is None else value
 
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None:
             result = default
@@ -50,9 +48,7 @@ class Env:
         _check_range(name, result, minimum, maximum)
         return result
 
-    def number(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
         value = self.raw(name)
         if value is None:
             result = default

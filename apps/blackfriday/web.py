@@ -114,9 +114,7 @@ class HttpMetrics:
 class Health:
     """Liveness, readiness (with a check of the next hop) and metrics endpoints."""
 
-    def __init__(
-        self, registry: CollectorRegistry, downstream: Callable[[], Awaitable[tuple[bool, str]]]
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, downstream: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
         self._registry = registry
         self._downstream = downstream
         self.draining = False
@@ -128,9 +126,7 @@ class Health:
         if self.draining:
             return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
         ok, reason = await self._downstream()
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "reason": reason}, status_code=200 if ok else 503
-        )
+        return JSONResponse({"status": "ok" if ok else "unavailable", "reason": reason}, status_code=200 if ok else 503)
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)

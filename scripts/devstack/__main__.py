@@ -51,21 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not procs:
                 print("not running")
             for proc in procs:
-                print(
-                    f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}"
-                )
+                print(f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}")
         elif args.command == "report":
-            return subprocess.call(
-                [sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ)
-            )
+            return subprocess.call([sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ))
         elif args.command == "demo":
-            print(
-                f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ..."
-            )
+            print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")
             sys.stdout.flush()
-            code, text = run_demo(
-                os.environ, seconds=args.seconds, users=args.users, spawn_rate=args.spawn_rate
-            )
+            code, text = run_demo(os.environ, seconds=args.seconds, users=args.users, spawn_rate=args.spawn_rate)
             print(text)
             print("demo: stack stopped")
             return code

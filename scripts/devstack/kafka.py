@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -116,9 +117,7 @@ class KafkaBroker:
     def start(self, log: Path, timeout: float = 90.0) -> Proc:
         self.prepare()
         self._log_offset = log.stat().st_size if log.exists() else 0
-        self.proc = spawn(
-            "kafka", self._java("kafka.Kafka", str(self.config)), log=log, marker=str(self.config)
-        )
+        self.proc = spawn("kafka", self._java("kafka.Kafka", str(self.config)), log=log, marker=str(self.config))
         wait_ready(self.proc, self._ready, timeout)
         return self.proc
 
@@ -134,14 +133,10 @@ class KafkaBroker:
             self.proc.stop(timeout)
 
     def create_topic(self, name: str, partitions: int | None = None, timeout: float = 30.0) -> None:
-        """Create the topic (no error if it exists) and wait until it has leaders."""
+        """Create the topic; no error if it exists."""
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="devstack")
         try:
-            try:
-                admin.create_topics(
-                    [NewTopic(name, partitions or self.partitions, 1)], timeout_ms=int(timeout * 1000)
-                )
-            except TopicAlreadyExistsError:
-                pass
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics([NewTopic(name, partitions or self.partitions, 1)], timeout_ms=int(timeout * 1000))
         finally:
             admin.close()

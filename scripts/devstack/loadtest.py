@@ -66,14 +66,10 @@ def run_locust(
             "--loglevel", "WARNING",
         ]  # fmt: skip
         with log.open("wb") if log else open(os.devnull, "wb") as out:
-            done = subprocess.run(
-                argv, stdout=out, stderr=subprocess.STDOUT, timeout=seconds + 120, check=False
-            )
+            done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=seconds + 120, check=False)
         stats = prefix.with_suffix(".json")
         if not stats.exists():
-            raise LoadTestError(
-                f"locust exited {done.returncode} without results" + (f"; see {log}" if log else "")
-            )
+            raise LoadTestError(f"locust exited {done.returncode} without results" + (f"; see {log}" if log else ""))
         entries = json.loads(stats.read_text())
     return summarize(entries)
 

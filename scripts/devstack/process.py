@@ -33,9 +33,7 @@ class Proc:
         if child is not None:  # started by this process: ask the Popen, no /proc race right after exec
             return child.poll() is None
         try:
-            cmdline = (
-                Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            )
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return False
         if self.marker not in cmdline:

@@ -66,8 +66,7 @@ class Stack:
     def procs(self) -> list[Proc]:
         state = self.state() or {}
         return [
-            Proc(name=p["name"], pid=p["pid"], log=Path(p["log"]), marker=p["marker"])
-            for p in state.get("procs", [])
+            Proc(name=p["name"], pid=p["pid"], log=Path(p["log"]), marker=p["marker"]) for p in state.get("procs", [])
         ]
 
     def running(self) -> bool:

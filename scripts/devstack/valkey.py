@@ -54,9 +54,7 @@ class ValkeyServer:
         return self.proc
 
     def client(self, db: int = 0) -> valkey.Valkey:
-        return valkey.Valkey(
-            host="127.0.0.1", port=self.port, password=self.password, db=db, socket_timeout=10
-        )
+        return valkey.Valkey(host="127.0.0.1", port=self.port, password=self.password, db=db, socket_timeout=10)
 
     def ping(self) -> bool:
         try:

@@ -68,17 +68,17 @@ async def purchase(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(
-        exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail
-    )
+    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
 
 
-def create_app(settings: ApiSettings, registry: CollectorRegistry) -> Starlette:
+def create_app(
+    settings: ApiSettings, registry: CollectorRegistry, transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """The api; ``transport`` replaces the network under the bridge client (tests)."""
     client = httpx.AsyncClient(
         base_url=settings.bridge_url,
-        timeout=httpx.Timeout(
-            settings.forward_timeout_seconds, connect=min(2.0, settings.forward_timeout_seconds)
-        ),
+        transport=transport,
+        timeout=httpx.Timeout(settings.forward_timeout_seconds, connect=min(2.0, settings.forward_timeout_seconds)),
         limits=httpx.Limits(
             max_connections=settings.forward_concurrency + 2,
             max_keepalive_connections=settings.forward_concurrency + 2,
@@ -118,7 +118,5 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry) -> Starlette:
         exception_handlers={HTTPException: _http_error},
     )
     app.state.health = health
-    app.add_middleware(
-        HttpMetrics, registry=registry, routes=["/purchase", "/healthz", "/readyz", "/metrics"]
-    )
+    app.add_middleware(HttpMetrics, registry=registry, routes=["/purchase", "/healthz", "/readyz", "/metrics"])
     return app

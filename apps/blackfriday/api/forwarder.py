@@ -83,9 +83,7 @@ class Forwarder:
         self._workers: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"forward-{i}") for i in range(self._concurrency)
-        ]
+        self._workers = [asyncio.create_task(self._work(), name=f"forward-{i}") for i in range(self._concurrency)]
 
     async def close(self) -> None:
         for worker in self._workers:

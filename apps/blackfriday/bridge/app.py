@@ -112,9 +112,7 @@ async def forward_batch(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(
-        exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail
-    )
+    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
 
 
 def create_app(settings: BridgeSettings, registry: CollectorRegistry) -> Starlette:

@@ -39,12 +39,8 @@ class ConsumerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.lag = Gauge(
-            "bf_consumer_lag", "Records behind the end of the assigned partitions", registry=registry
-        )
-        self.valkey_errors = Counter(
-            "bf_consumer_valkey_errors", "Failed attempts to apply a batch", registry=registry
-        )
+        self.lag = Gauge("bf_consumer_lag", "Records behind the end of the assigned partitions", registry=registry)
+        self.valkey_errors = Counter("bf_consumer_valkey_errors", "Failed attempts to apply a batch", registry=registry)
         self.commit_errors = Counter(
             "bf_consumer_commit_errors",
             "Offset commits that failed (the batch will be redelivered)",
@@ -107,9 +103,7 @@ class ConsumerLoop:
                 result = self._store.apply(sales)
             except valkey.ValkeyError as exc:
                 self._metrics.valkey_errors.inc()
-                log.warning(
-                    "cannot apply batch to Valkey, retrying", extra={"error": str(exc), "retry_in": delay}
-                )
+                log.warning("cannot apply batch to Valkey, retrying", extra={"error": str(exc), "retry_in": delay})
                 if self._stop.wait(delay):
                     return False
                 self.heartbeat = time.monotonic()
@@ -133,9 +127,7 @@ class ConsumerLoop:
             )
         except KafkaError as exc:
             self._metrics.commit_errors.inc()
-            log.warning(
-                "offset commit failed; will be retried with the next batch", extra={"error": str(exc)}
-            )
+            log.warning("offset commit failed; will be retried with the next batch", extra={"error": str(exc)})
 
     def _tick(self) -> None:
         try:

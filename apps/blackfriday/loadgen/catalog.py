@@ -60,7 +60,7 @@ class Catalog:
         }
 
 
-def _range(value: object, where: str, kind: type, low: float, high: float) -> tuple[Any, Any]:
+def _range(value: object, where: str, kind: type | tuple[type, ...], low: float, high: float) -> tuple[Any, Any]:
     ok = (
         isinstance(value, list)
         and len(value) == 2
@@ -103,7 +103,7 @@ def parse_catalog(document: object, source: str = "catalog") -> Catalog:
                 raise CatalogError(f"{at}: expected an object with id, price and quantity")
             product = Product(
                 id=item.get("id"),  # type: ignore[arg-type] # checked below by the api's own validation
-                price=_range(item.get("price"), f"{at}.price", float, 0.01, MAX_PRICE),
+                price=_range(item.get("price"), f"{at}.price", (int, float), 0.01, MAX_PRICE),
                 quantity=_range(item.get("quantity"), f"{at}.quantity", int, 1, MAX_QUANTITY),
             )
             try:

@@ -20,7 +20,7 @@ from blackfriday.loadgen.catalog import DEFAULT, Catalog, CatalogError, load_cat
 _catalogs: dict[str, Catalog] = {}
 
 
-@events.init_command_line_parser.add_listener
+@events.init_command_line_parser.add_listener  # type: ignore[untyped-decorator]
 def _arguments(parser: Any) -> None:
     parser.add_argument(
         "--catalog",
@@ -30,11 +30,9 @@ def _arguments(parser: Any) -> None:
     )
 
 
-@events.init.add_listener
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def _load(environment: Environment, **_: Any) -> None:
-    source = (
-        getattr(environment.parsed_options, "catalog", DEFAULT) if environment.parsed_options else DEFAULT
-    )
+    source = getattr(environment.parsed_options, "catalog", DEFAULT) if environment.parsed_options else DEFAULT
     try:
         _catalogs["active"] = load_catalog(source)
     except CatalogError as exc:
@@ -45,7 +43,7 @@ class Shopper(HttpUser):
     wait_time = between(0.5, 2.0)  # the seed's pace
 
     def on_start(self) -> None:
-        self.rng = random.Random()  # noqa: S311 - load data, not secrets
+        self.rng = random.Random()
         self.catalog = _catalogs.get("active") or load_catalog(DEFAULT)
 
     @task

@@ -83,9 +83,7 @@ class ProductSaleService(product_sale_pb2_grpc.ProductSaleServiceServicer):
                 where = f"sales[{index}]: " if len(requests) > 1 else ""
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{where}{exc}")
         remaining = context.time_remaining()
-        timeout = (
-            self._default_timeout if remaining is None else max(min(remaining, self._default_timeout), 0.0)
-        )
+        timeout = self._default_timeout if remaining is None else max(min(remaining, self._default_timeout), 0.0)
         try:
             acks = await self._producer.publish(sales, timeout)
         except KafkaUnavailable as exc:

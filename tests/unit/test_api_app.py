@@ -1,0 +1,171 @@
+"""The api in process, with a fake bridge under its HTTP client: status codes, bodies, what is forwarded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from blackfriday.api.app import create_app
+from blackfriday.api.settings import ApiSettings
+
+GOOD: dict[str, Any] = {"categoria": "Belleza", "producto_id": "Labial-Matte", "precio": 120.5, "cantidad_vendida": 2}
+
+
+class FakeBridge:
+    """Answers /forward/batch like the bridge; records every sale it received."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.batches: list[int] = []
+        self.answer: tuple[int, dict[str, Any]] | None = None
+        self.error: Exception | None = None
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        assert request.url.path == "/forward/batch"
+        if self.error is not None:
+            raise self.error
+        sales = json.loads(request.content)["sales"]
+        if self.answer is not None:
+            return httpx.Response(self.answer[0], json=self.answer[1])
+        self.batches.append(len(sales))
+        self.received.extend(sales)
+        offset = len(self.received) - len(sales)
+        return httpx.Response(
+            200, json={"results": [{"id": s["id"], "partition": 0, "offset": offset + i} for i, s in enumerate(sales)]}
+        )
+
+
+def settings(**changes: str) -> ApiSettings:
+    return ApiSettings.from_env({"BRIDGE_URL": "http://bridge", "FORWARD_TIMEOUT_SECONDS": "2", **changes})
+
+
+@pytest.fixture
+def bridge() -> FakeBridge:
+    return FakeBridge()
+
+
+@pytest.fixture
+def client(bridge: FakeBridge) -> Iterator[TestClient]:
+    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_a_good_sale_is_forwarded_and_answered_201_with_its_id(client: TestClient, bridge: FakeBridge) -> None:
+    response = client.post("/purchase", json=GOOD)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "stored"
+    assert body["partition"] == 0
+    assert body["offset"] == 0
+    assert len(bridge.received) == 1
+    forwarded = bridge.received[0]
+    assert forwarded["id"] == body["id"]
+    assert forwarded["categoria"] == "Belleza"
+    assert forwarded["precio"] == 120.5
+    assert forwarded["accepted_at_ms"] == body["accepted_at_ms"]
+
+
+def test_each_sale_gets_a_unique_id(client: TestClient) -> None:
+    ids = {client.post("/purchase", json=GOOD).json()["id"] for _ in range(50)}
+    assert len(ids) == 50
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "field"),
+    [
+        (b"{not json", {"content-type": "application/json"}, 400, "body"),
+        (b"", {"content-type": "application/json"}, 400, "body"),
+        (b'{"precio": NaN}', {"content-type": "application/json"}, 400, "body"),
+        (json.dumps(GOOD).encode(), {"content-type": "text/plain"}, 415, "content-type"),
+        (json.dumps(GOOD).encode(), {}, 415, "content-type"),
+        (json.dumps({**GOOD, "producto_id": "x" * 5000}).encode(), {"content-type": "application/json"}, 413, "body"),
+        (json.dumps([GOOD]).encode(), {"content-type": "application/json"}, 422, "body"),
+        (json.dumps({**GOOD, "categoria": 7}).encode(), {"content-type": "application/json"}, 422, "categoria"),
+        (json.dumps({**GOOD, "precio": 0}).encode(), {"content-type": "application/json"}, 422, "precio"),
+        (json.dumps({**GOOD, "precio": "1"}).encode(), {"content-type": "application/json"}, 422, "precio"),
+        (
+            json.dumps({**GOOD, "cantidad_vendida": 0}).encode(),
+            {"content-type": "application/json"},
+            422,
+            "cantidad_vendida",
+        ),
+        (json.dumps({**GOOD, "producto_id": ""}).encode(), {"content-type": "application/json"}, 422, "producto_id"),
+        (json.dumps({**GOOD, "extra": 1}).encode(), {"content-type": "application/json"}, 422, "extra"),
+        (json.dumps({"precio": 1}).encode(), {"content-type": "application/json"}, 422, "categoria"),
+    ],
+)
+def test_bad_input_is_4xx_naming_the_field_and_nothing_is_forwarded(
+    client: TestClient, bridge: FakeBridge, body: bytes, headers: dict[str, str], status: int, field: str
+) -> None:
+    response = client.post("/purchase", content=body, headers=headers)
+    assert response.status_code == status
+    assert field in response.json()["fields"]
+    assert bridge.received == []
+
+
+def test_content_type_with_charset_is_fine(client: TestClient) -> None:
+    response = client.post(
+        "/purchase", content=json.dumps(GOOD).encode(), headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((503, {"error": "unavailable", "reason": "writer: Kafka unavailable: boom"}), "Kafka unavailable: boom"),
+        ((504, {"error": "deadline_exceeded", "reason": "writer: no ack"}), "504"),
+        ((500, {"error": "internal"}), "500"),
+    ],
+)
+def test_downstream_failure_is_503_with_the_reason(
+    client: TestClient, bridge: FakeBridge, answer: tuple[int, dict[str, Any]], reason: str
+) -> None:
+    bridge.answer = answer
+    response = client.post("/purchase", json=GOOD)
+    assert response.status_code == 503
+    assert reason in response.json()["reason"]
+    assert response.headers["retry-after"] == "1"
+
+
+def test_unreachable_bridge_is_503_never_2xx(client: TestClient, bridge: FakeBridge) -> None:
+    bridge.error = httpx.ConnectError("connection refused")
+    response = client.post("/purchase", json=GOOD)
+    assert response.status_code == 503
+    assert "bridge unreachable" in response.json()["reason"]
+
+
+def test_health_readiness_and_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    client.post("/purchase", json=GOOD)
+    metrics = client.get("/metrics").text
+    assert 'bf_http_requests_total{code="201",route="/purchase"} 1.0' in metrics
+    assert "bf_api_forward_batch_size_count 1.0" in metrics
+
+
+def test_readiness_fails_when_the_bridge_is_down(bridge: FakeBridge) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(down))
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "bridge unreachable" in response.json()["reason"]
+
+
+def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
+    assert client.get("/nope").status_code == 404
+    response = client.get("/purchase")
+    assert response.status_code == 405
+    assert "error" in response.json()

@@ -1,0 +1,170 @@
+"""The bridge in process against a fake writer (a real gRPC server): JSON in, gRPC out, status mapped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from blackfriday.bridge.app import SERVICE_NAME, create_app
+from blackfriday.bridge.settings import BridgeSettings
+from blackfriday.bridge.status import http_status
+from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
+from blackfriday.settings import SettingsError
+
+SALE: dict[str, Any] = {
+    "id": "0190-a",
+    "accepted_at_ms": 1_700_000_000_000,
+    "categoria": "Belleza",
+    "producto_id": "Labial-Matte",
+    "precio": 120.5,
+    "cantidad_vendida": 2,
+}
+
+
+class FakeWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
+    def __init__(self) -> None:
+        self.requests: list[product_sale_pb2.ProductSaleRequest] = []
+        self.fail: tuple[grpc.StatusCode, str] | None = None
+
+    def _result(self, request: product_sale_pb2.ProductSaleRequest) -> product_sale_pb2.ProductSaleResponse:
+        self.requests.append(request)
+        return product_sale_pb2.ProductSaleResponse(
+            estado="Procesado", exito=True, sale_id=request.sale_id, partition=1, offset=len(self.requests) - 1
+        )
+
+    def ProcesarVenta(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.fail:
+            context.abort(*self.fail)
+        return self._result(request)
+
+    def ProcesarVentas(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.fail:
+            context.abort(*self.fail)
+        return product_sale_pb2.ProductSaleBatchResponse(results=[self._result(r) for r in request.sales])
+
+
+@pytest.fixture
+def writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    fake = FakeWriter()
+    product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield fake, health_servicer, port
+    server.stop(None)
+
+
+@pytest.fixture
+def client(writer: tuple[FakeWriter, health.HealthServicer, int]) -> Iterator[TestClient]:
+    settings = BridgeSettings.from_env({"GRPC_HOST": f"127.0.0.1:{writer[2]}", "GRPC_TIMEOUT_SECONDS": "2"})
+    with TestClient(create_app(settings, CollectorRegistry())) as test_client:
+        yield test_client
+
+
+def test_a_batch_becomes_one_grpc_call_with_every_field(client: TestClient, writer: Any) -> None:
+    fake = writer[0]
+    second = {**SALE, "id": "0190-b", "categoria": 1, "precio": 3}
+    response = client.post("/forward/batch", json={"sales": [SALE, second]})
+    assert response.status_code == 200
+    assert response.json() == {
+        "results": [{"id": "0190-a", "partition": 1, "offset": 0}, {"id": "0190-b", "partition": 1, "offset": 1}]
+    }
+    first = fake.requests[0]
+    assert (first.sale_id, first.accepted_at_ms, first.categoria, first.producto_id, first.precio) == (
+        "0190-a",
+        1_700_000_000_000,
+        product_sale_pb2.Belleza,
+        "Labial-Matte",
+        120.5,
+    )
+    assert first.cantidad_vendida == 2
+    assert fake.requests[1].categoria == product_sale_pb2.Electronica
+
+
+def test_single_forward_keeps_the_seed_answer_and_gives_an_id_to_a_seed_body(client: TestClient, writer: Any) -> None:
+    seed_body = {"categoria": 4, "producto_id": "Labial-Matte", "precio": 120.5, "cantidad_vendida": 2}
+    response = client.post("/forward", json=seed_body)
+    assert response.status_code == 200
+    assert response.json()["estado"] == "Procesado"
+    assert writer[0].requests[0].sale_id != ""
+    assert writer[0].requests[0].accepted_at_ms > 0
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, 503),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 504),
+        (grpc.StatusCode.INVALID_ARGUMENT, 400),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, 429),
+        (grpc.StatusCode.INTERNAL, 500),
+    ],
+)
+def test_grpc_status_is_mapped_to_http_with_the_writers_reason(
+    client: TestClient, writer: Any, code: grpc.StatusCode, status: int
+) -> None:
+    writer[0].fail = (code, "Kafka unavailable: broker down")
+    response = client.post("/forward/batch", json={"sales": [SALE]})
+    assert response.status_code == status
+    assert response.json() == {"error": code.name.lower(), "reason": "writer: Kafka unavailable: broker down"}
+
+
+def test_every_grpc_code_has_an_http_status() -> None:
+    for code in grpc.StatusCode:
+        assert 200 <= http_status(code) < 600
+
+
+def test_writer_down_is_503(writer: Any) -> None:
+    settings = BridgeSettings.from_env({"GRPC_HOST": "127.0.0.1:1", "GRPC_TIMEOUT_SECONDS": "2"})
+    with TestClient(create_app(settings, CollectorRegistry())) as client:
+        response = client.post("/forward/batch", json={"sales": [SALE]})
+        assert response.status_code == 503
+        assert client.get("/readyz").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"sales": []}, "sales"),
+        ({"sales": "x"}, "sales"),
+        ({}, "sales"),
+        ({"sales": [{**SALE, "precio": -1}]}, "sales[0].precio"),
+        ({"sales": [SALE, {**SALE, "id": 7}]}, "sales[1].id"),
+    ],
+)
+def test_bad_batches_are_422_naming_the_field_and_not_sent(
+    client: TestClient, writer: Any, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/forward/batch", json=body)
+    assert response.status_code == 422
+    assert field in response.json()["fields"]
+    assert writer[0].requests == []
+
+
+def test_readiness_follows_the_writers_health(client: TestClient, writer: Any) -> None:
+    assert client.get("/readyz").status_code == 200
+    writer[1].set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "not serving" in response.json()["reason"]
+
+
+@pytest.mark.parametrize("target", ["writer:50051", "dns:///writer-headless.ns.svc:50051", "127.0.0.1:5"])
+def test_grpc_targets_accepted(target: str) -> None:
+    assert BridgeSettings.from_env({"GRPC_HOST": target}).grpc_host == target
+
+
+@pytest.mark.parametrize("target", ["writer", "http://writer:50051", "writer:port"])
+def test_bad_grpc_target_names_the_variable(target: str) -> None:
+    with pytest.raises(SettingsError, match=r"^GRPC_HOST: "):
+        BridgeSettings.from_env({"GRPC_HOST": target})

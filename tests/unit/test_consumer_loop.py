@@ -1,0 +1,111 @@
+"""The consumer loop with a fake Kafka consumer and a fake store: commit only after apply, poison skipped."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import valkey
+from prometheus_client import CollectorRegistry, generate_latest
+
+from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
+from blackfriday.consumer.store import Applied
+from blackfriday.sale import Category, Sale
+
+
+@dataclass
+class Record:
+    value: bytes
+    partition: int = 0
+    offset: int = 0
+
+
+def sale(i: int) -> Sale:
+    return Sale(f"id-{i}", 1_700_000_000_000, Category.Hogar, "Sofa", 1000, 1)
+
+
+class FakeConsumer:
+    def __init__(self, batches: list[list[Record]], stop: threading.Event, log: list[str]) -> None:
+        self._batches = batches
+        self._stop = stop
+        self.log = log
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Record]]:
+        if not self._batches:
+            self._stop.set()
+            return {}
+        self.log.append("poll")
+        return {"tp": self._batches.pop(0)}
+
+    def commit(self, timeout_ms: int) -> None:
+        self.log.append("commit")
+
+    def highwater(self, partition: Any) -> int:
+        return 10
+
+
+class FakeStore:
+    def __init__(self, log: list[str], failures: int = 0, stop: threading.Event | None = None) -> None:
+        self.log = log
+        self.applied: list[list[str]] = []
+        self.failures = failures
+        self.stop_on_failure = stop
+
+    def apply(self, sales: Sequence[Sale]) -> Applied:
+        if self.failures:
+            self.failures -= 1
+            if self.stop_on_failure is not None:
+                self.stop_on_failure.set()
+            raise valkey.ConnectionError("Valkey down")
+        self.log.append("apply")
+        self.applied.append([s.id for s in sales])
+        return Applied(len(sales), 0)
+
+    def tick(self) -> None:
+        self.log.append("tick")
+
+
+def run(
+    batches: list[list[Record]], store_failures: int = 0, stop_on_failure: bool = False
+) -> tuple[list[str], FakeStore, str]:
+    stop = threading.Event()
+    log: list[str] = []
+    store = FakeStore(log, store_failures, stop if stop_on_failure else None)
+    registry = CollectorRegistry()
+    loop = ConsumerLoop(
+        FakeConsumer(batches, stop, log),
+        store,  # type: ignore[arg-type]
+        ConsumerMetrics(registry),
+        batch_max=500,
+        poll_timeout_ms=10,
+        stop=stop,
+    )
+    loop.run()
+    return log, store, generate_latest(registry).decode()
+
+
+def test_offsets_are_committed_only_after_the_batch_is_applied() -> None:
+    log, store, _ = run([[Record(sale(1).to_json()), Record(sale(2).to_json(), offset=1)]])
+    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert store.applied == [["id-1", "id-2"]]
+
+
+def test_a_record_that_is_not_a_sale_is_skipped_and_counted() -> None:
+    log, store, metrics = run([[Record(b"{oops"), Record(sale(3).to_json(), offset=1), Record(b'{"id": 1}', offset=2)]])
+    assert store.applied == [["id-3"]]
+    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert 'bf_consumer_records_total{outcome="invalid"} 2.0' in metrics
+
+
+def test_valkey_errors_are_retried_before_committing() -> None:
+    log, _, metrics = run([[Record(sale(1).to_json())]], store_failures=2)
+    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert "bf_consumer_valkey_errors_total 2.0" in metrics
+
+
+def test_stopping_while_valkey_fails_leaves_the_batch_uncommitted() -> None:
+    log, store, _ = run([[Record(sale(1).to_json())]], store_failures=5, stop_on_failure=True)
+    assert log == ["poll"]
+    assert store.applied == []

@@ -1,0 +1,67 @@
+"""Settings from the environment: defaults, and a bad value stops start-up naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from blackfriday.api.settings import ApiSettings
+from blackfriday.consumer.settings import ConsumerSettings
+from blackfriday.sale import Category
+from blackfriday.settings import SettingsError
+from blackfriday.writer.settings import WriterSettings
+
+
+def test_defaults_are_the_seeds_names_and_values() -> None:
+    consumer = ConsumerSettings.from_env({})
+    assert consumer.kafka_brokers == ["localhost:9092"]
+    assert consumer.kafka_topic == "sales-topic"
+    assert consumer.kafka_group == "black-friday-group"
+    assert consumer.valkey_addr == "localhost:6379"
+    assert consumer.focus_category is Category.Belleza
+    writer = WriterSettings.from_env({})
+    assert (writer.listen_port, writer.kafka_topic) == (50051, "sales-topic")
+    assert ApiSettings.from_env({}).listen_port == 8080
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("ropa", Category.Ropa), ("2", Category.Ropa), ("HOGAR", Category.Hogar)]
+)
+def test_focus_category_by_name_or_number(value: str, expected: Category) -> None:
+    assert ConsumerSettings.from_env({"FOCUS_CATEGORY": value}).focus_category is expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("KAFKA_BROKERS", "kafka"),
+        ("KAFKA_BROKERS", "a:1,b"),
+        ("VALKEY_ADDR", "valkey:port"),
+        ("BATCH_MAX", "0"),
+        ("BATCH_MAX", "lots"),
+        ("FOCUS_CATEGORY", "Juguetes"),
+        ("LOG_LEVEL", "loud"),
+        ("METRICS_PORT", "70000"),
+        ("DEDUP_TTL_SECONDS", "1"),
+    ],
+)
+def test_bad_consumer_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: "):
+        ConsumerSettings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BRIDGE_URL", "bridge:8081"),
+        ("FORWARD_TIMEOUT_SECONDS", "nan"),
+        ("FORWARD_BATCH_MAX", "0"),
+        ("LISTEN_PORT", "-1"),
+    ],
+)
+def test_bad_api_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: "):
+        ApiSettings.from_env({variable: value})
+
+
+def test_blank_values_mean_the_default() -> None:
+    assert ApiSettings.from_env({"LISTEN_PORT": "  "}).listen_port == 8080
