@@ -1,24 +1,8 @@
-"""The Valkey key schema, in one place (docs/valkey-keys.md describes it for humans).
+"""The Valkey key schema: the names every writer and reader uses.
 
-All keys start with ``bf:``. The consumer writes them in one Lua script per batch (consumer/apply.lua);
-the report and every dashboard panel read them with one command each.
-
-| key | type | content | panel |
-|---|---|---|---|
-| bf:sales:total | string | number of sales applied | Total sales |
-| bf:price:max / bf:price:min | string | highest / lowest price seen, "123.45" | Precio más alto / más bajo |
-| bf:products:units | zset | product id -> units sold, all categories | Producto más / menos vendido |
-| bf:category:sales | hash | category -> number of sales | Total de reportes por categoría |
-| bf:category:units | hash | category -> units sold | (report) |
-| bf:category:price_cents | hash | category -> sum of prices in cents | (report) |
-| bf:category:avg_units | hash | category -> units / sales, "2.50" | Producto promedio por categoría |
-| bf:category:avg_price | hash | category -> price sum / sales, "120.25" | Precio promedio por categoría |
-| bf:category:<C>:products | zset | product id -> units sold in category C | focus: más / menos vendido |
-| bf:focus:<C>:tracked | string | first product seen in focus category C | focus: tracked product |
-| bf:focus:<C>:prices | stream | prices of the tracked product, capped | focus: price time series |
-| bf:throughput | stream | one entry per second with sales applied in it, capped | Ventas por segundo |
-| bf:throughput:current | hash | the second being counted (sec, count, nz) | (internal) |
-| bf:dedup:<hour> | set | ids of sales accepted in that hour, expires | (internal) |
+docs/valkey-keys.md documents each key (type, content, which panel reads it, bounds). The consumer writes
+them in one Lua script per batch (consumer/apply.lua); the report and each dashboard panel read them with
+one command each.
 """
 
 from __future__ import annotations

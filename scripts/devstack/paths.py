@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 from typing import Final
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 CACHE: Final = ROOT / ".cache"
-STATE: Final = ROOT / ".stack"
+#: Where `make up` keeps its state, logs and data; BF_STATE_DIR moves it (the tests use their own).
+STATE: Final = Path(os.environ.get("BF_STATE_DIR") or ROOT / ".stack")
 KAFKA_LIB: Final = CACHE / "kafka" / "lib"
 HELM: Final = CACHE / "bin" / "helm"
 

@@ -29,7 +29,7 @@ class Proc:
     marker: str
 
     def alive(self) -> bool:
-        child = _children.get(self.pid)
+        child = _children.get(self.pid) or _exited.get(self.pid)
         if child is not None:  # started by this process: ask the Popen, no /proc race right after exec
             return child.poll() is None
         try:
@@ -43,6 +43,12 @@ class Proc:
         except (OSError, IndexError):
             return False
         return state != "Z"
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status of a process this interpreter started (None while it runs or if unknown)."""
+        child = _children.get(self.pid) or _exited.get(self.pid)
+        return None if child is None else child.poll()
 
     def signal(self, sig: signal.Signals) -> None:
         if self.alive():
@@ -68,6 +74,7 @@ class Proc:
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
+_exited: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def spawn(
@@ -98,7 +105,7 @@ def spawn(
 def _reap() -> None:
     for pid, child in list(_children.items()):
         if child.poll() is not None:
-            del _children[pid]
+            _exited[pid] = _children.pop(pid)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

@@ -1,0 +1,135 @@
+"""Driving the real pipeline from tests: post sales, wait for the consumer, read `make report`'s output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from blackfriday.report import build_report, connect, read_figures
+from blackfriday.sale import Category, validate_purchase
+from devstack.process import wait_for
+from tests.model import Line
+
+PRODUCTS = {
+    "Electronica": ["TV-Samsung", "iPhone-15", "Laptop-HP"],
+    "Ropa": ["Camisa-Polo", "Jeans-Levis", "Vestido-Gala"],
+    "Hogar": ["Licuadora", "Microondas", "Sofa"],
+    "Belleza": ["Labial-Matte", "Base-Liquida", "Perfume-Floral", "Crema-Hidratante"],
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    body: dict[str, Any]
+    status: int
+    answer: dict[str, Any]
+
+    @property
+    def stored(self) -> bool:
+        return self.status == 201
+
+    def line(self) -> Line:
+        fields = validate_purchase(self.body)
+        return Line(fields.categoria.name, fields.producto_id, fields.price_cents, fields.cantidad_vendida)
+
+
+def known_sales(count: int, seed: int = 2025) -> list[dict[str, Any]]:
+    """Deterministic sales covering every category, names in any case, rounding to cents and ties."""
+    rng = random.Random(seed)
+    bodies = []
+    for i in range(count):
+        category = rng.choice(list(PRODUCTS))
+        spelled: object = rng.choice([Category[category].value, category, category.upper(), category.lower()])
+        bodies.append(
+            {
+                "categoria": spelled,
+                "producto_id": rng.choice(PRODUCTS[category]),
+                "precio": round(rng.uniform(0.5, 9000), rng.choice([0, 1, 2, 3])),
+                "cantidad_vendida": rng.randint(1, 6),
+            }
+        )
+        if i % 50 == 0:  # a product that only ever ties on units with another one
+            bodies.append({"categoria": 3, "producto_id": f"Tie-{i % 100}", "precio": 10.005, "cantidad_vendida": 2})
+    return bodies
+
+
+def post_sales(url: str, bodies: Sequence[dict[str, Any]], concurrency: int = 16, timeout: float = 20) -> list[Outcome]:
+    """POST every body to /purchase, ``concurrency`` at a time; outcomes in the order of ``bodies``."""
+
+    async def main() -> list[Outcome]:
+        limit = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+
+            async def one(body: dict[str, Any]) -> Outcome:
+                async with limit:
+                    try:
+                        response = await client.post("/purchase", json=body)
+                    except httpx.HTTPError as exc:
+                        return Outcome(body, 0, {"error": str(exc)})
+                    return Outcome(body, response.status_code, response.json())
+
+            return list(await asyncio.gather(*(one(b) for b in bodies)))
+
+    return asyncio.run(main())
+
+
+def post_one(url: str, body: dict[str, Any], timeout: float = 20) -> Outcome:
+    return post_sales(url, [body], 1, timeout)[0]
+
+
+def report_now(valkey_addr: str, focus: str = "Belleza") -> dict[str, Any]:
+    with connect(valkey_addr, None) as client:
+        return build_report(read_figures(client, Category[focus]))
+
+
+def wait_total(valkey_addr: str, total: int, timeout: float = 60, focus: str = "Belleza") -> dict[str, Any]:
+    """Wait until the report counts ``total`` sales (never more); return it."""
+    seen: dict[str, Any] = {}
+
+    def reached() -> bool:
+        seen.update(report_now(valkey_addr, focus))
+        return int(seen["total_sales"]) >= total
+
+    if not wait_for(reached, timeout, interval=0.2):
+        raise AssertionError(f"the consumer counted {seen.get('total_sales')} of {total} sales in {timeout}s")
+    return seen
+
+
+def make_report(valkey_addr: str, focus: str = "Belleza") -> dict[str, Any]:
+    """What `make report` prints for this Valkey (it runs the same bf-report module)."""
+    env = {**os.environ, "VALKEY_ADDR": valkey_addr, "FOCUS_CATEGORY": focus}
+    done = subprocess.run(
+        [sys.executable, "-m", "blackfriday.report"], env=env, capture_output=True, text=True, timeout=30, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def tracked_prices(outcomes: Sequence[Outcome], product: str) -> list[int]:
+    """The tracked product's prices in Kafka order (one product is one key, so one partition)."""
+    mine = [o for o in outcomes if o.stored and o.line().product == product]
+    assert len({o.answer["partition"] for o in mine}) <= 1
+    return [o.line().cents for o in sorted(mine, key=lambda o: int(o.answer["offset"]))]
+
+
+def metric(url: str, name: str) -> float:
+    """The value of one sample of a service's /metrics, labels included in ``name`` (0 when absent)."""
+    text = httpx.get(url, timeout=5).text
+    for line in text.splitlines():
+        if line.split(" ", 1)[0] == name:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    if not wait_for(condition, timeout, interval=0.2):
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")

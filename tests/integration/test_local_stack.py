@@ -1,0 +1,98 @@
+"""`make up`, `make report`, `make down` and `make demo` as a user runs them, on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.ports import free_port
+from tests.conftest import ROOT
+from tests.integration.helpers import post_sales, wait_total
+
+pytestmark = pytest.mark.integration
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie its new parent has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {
+        **os.environ,
+        "BF_STATE_DIR": str(tmp_path / "state"),
+        "BF_API_PORT": str(free_port()),
+        "BF_VALKEY_PORT": str(free_port()),
+        "BF_KAFKA_PORT": str(free_port()),
+    }
+    yield env
+    subprocess.run(["make", "--no-print-directory", "down"], cwd=ROOT, env=env, capture_output=True, check=False)
+
+
+def make(target: str, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", target], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_up_report_down(stack_env: dict[str, str]) -> None:
+    up = make("up", stack_env)
+    assert up.returncode == 0, up.stderr
+    api = f"http://127.0.0.1:{stack_env['BF_API_PORT']}"
+    assert f"{api}/purchase" in up.stdout
+    assert f"127.0.0.1:{stack_env['BF_VALKEY_PORT']}" in up.stdout
+
+    again = make("up", stack_env)
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+
+    body = {"categoria": "Hogar", "producto_id": "Sofa", "precio": 499.99, "cantidad_vendida": 2}
+    assert post_sales(api, [body])[0].status == 201
+    wait_total(f"127.0.0.1:{stack_env['BF_VALKEY_PORT']}", 1)
+    report = make("report", stack_env)
+    assert report.returncode == 0, report.stderr
+    figures = json.loads(report.stdout)
+    assert figures["total_sales"] == 1
+    assert figures["best_product"] == {"id": "Sofa", "units": 2}
+    assert figures["max_price"] == 499.99
+
+    state = json.loads((Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json").read_text())
+    pids = [p["pid"] for p in state["procs"]]
+    down = make("down", stack_env)
+    assert down.returncode == 0
+    assert "stopped: api, bridge, writer, consumer, kafka, valkey" in down.stdout
+    assert all(gone(pid) for pid in pids)
+    assert make("down", stack_env).stdout.strip() == "nothing was running"
+
+
+def test_a_taken_port_is_a_one_line_error(stack_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(stack_env["BF_KAFKA_PORT"])))
+        taken.listen()
+        up = make("up", stack_env, timeout=60)
+    assert up.returncode != 0
+    message = [line for line in up.stderr.splitlines() if line.startswith("devstack")]
+    assert message == [
+        f"devstack up: kafka: port 127.0.0.1:{stack_env['BF_KAFKA_PORT']} is already in use "
+        "(set BF_KAFKA_PORT to use another port)"
+    ]
+
+
+def test_demo_prints_the_summary_and_stops(stack_env: dict[str, str]) -> None:
+    demo = make("demo", {**stack_env, "BF_DEMO_SECONDS": "6", "BF_DEMO_USERS": "10"}, timeout=300)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "every stored sale counted exactly once" in demo.stdout
+    assert "Dashboard figures" in demo.stdout
+    assert "demo: stack stopped" in demo.stdout
+    state = Path(stack_env["BF_STATE_DIR"]) / "demo" / "state.json"
+    assert not state.exists()

@@ -1,0 +1,152 @@
+"""Failures on the real pipeline: killed consumers, redelivery, Kafka down, SIGTERM of every service."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any, cast
+
+import pytest
+import valkey
+from kafka.consumer import KafkaConsumer
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from devstack.kafka import KafkaBroker
+from devstack.services import Pipeline, http_ok
+from tests.integration.conftest import PARTITIONS
+from tests.integration.helpers import (
+    Outcome,
+    known_sales,
+    make_report,
+    metric,
+    post_one,
+    post_sales,
+    report_now,
+    tracked_prices,
+    until,
+    wait_total,
+)
+from tests.model import expected_report
+
+pytestmark = pytest.mark.integration
+
+FIRST = {"categoria": 4, "producto_id": "Crema-Hidratante", "precio": 80, "cantidad_vendida": 1}
+
+
+def start_with_known_focus(pipeline: Pipeline) -> Outcome:
+    first = post_one(pipeline.api_url, FIRST)
+    assert first.stored, first.answer
+    wait_total(pipeline.valkey_addr, 1)
+    return first
+
+
+def expected_for(outcomes: list[Outcome]) -> dict[str, Any]:
+    stored = [o for o in outcomes if o.stored]
+    return expected_report(
+        [o.line() for o in stored], "Belleza", "Crema-Hidratante", tracked_prices(stored, "Crema-Hidratante")
+    )
+
+
+def test_consumer_killed_mid_stream_then_restarted_counts_every_sale_once(pipeline: Pipeline) -> None:
+    pipeline.extra_env["consumer"]["BATCH_MAX"] = "25"
+    pipeline.start_all()
+    outcomes = [start_with_known_focus(pipeline)]
+    bodies = known_sales(800, seed=11)
+    poster = threading.Thread(target=lambda: outcomes.extend(post_sales(pipeline.api_url, bodies, concurrency=8)))
+    poster.start()
+    until(lambda: report_now(pipeline.valkey_addr)["total_sales"] > 100, 60, "the consumer to be mid-stream")
+    pipeline.procs["consumer"].signal(signal.SIGKILL)
+    until(lambda: not pipeline.procs["consumer"].alive(), 10, "the consumer to die")
+    counted_at_kill = report_now(pipeline.valkey_addr)["total_sales"]
+    pipeline.start("consumer")
+    poster.join()
+    assert all(o.stored for o in outcomes)
+    assert counted_at_kill < len(outcomes)  # the kill did happen mid-stream
+    wait_total(pipeline.valkey_addr, len(outcomes))
+    assert make_report(pipeline.valkey_addr) == expected_for(outcomes)
+
+
+def test_redelivered_sales_are_applied_once(pipeline: Pipeline, kafka: KafkaBroker, topic: str) -> None:
+    pipeline.start_all()
+    outcomes = [start_with_known_focus(pipeline), *post_sales(pipeline.api_url, known_sales(200, seed=5))]
+    wait_total(pipeline.valkey_addr, len(outcomes))
+    before = make_report(pipeline.valkey_addr)
+    assert before == expected_for(outcomes)
+
+    # Rewind the group to the start of every partition: Kafka delivers all of it again.
+    assert pipeline.stop("consumer")
+    rewind = KafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=pipeline.group, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        rewind.assign(partitions)
+        rewind.commit({tp: OffsetAndMetadata(0, "", -1) for tp in partitions})
+    finally:
+        rewind.close()
+    pipeline.start("consumer")
+    metrics = f"http://127.0.0.1:{pipeline.consumer_ports['consumer']}/metrics"
+    until(
+        lambda: metric(metrics, 'bf_consumer_records_total{outcome="duplicate"}') == len(outcomes),
+        60,
+        "every redelivered sale to be recognised",
+    )
+    assert metric(metrics, 'bf_consumer_records_total{outcome="applied"}') == 0
+    assert make_report(pipeline.valkey_addr) == before
+
+
+def test_kafka_down_gives_503_and_the_pipeline_resumes_when_it_is_back(pipeline: Pipeline, kafka: KafkaBroker) -> None:
+    pipeline.start_all()
+    outcomes = [start_with_known_focus(pipeline)]
+    kafka.stop()
+    try:
+        down = post_one(pipeline.api_url, {"categoria": 1, "producto_id": "TV", "precio": 10, "cantidad_vendida": 1})
+        assert down.status == 503
+        assert "Kafka" in down.answer["reason"]
+        assert down.answer["id"]
+    finally:
+        kafka.start(kafka.home / "kafka-restarted.log")
+    until(lambda: http_ok(pipeline.ready_url("writer")), 60, "the writer to see Kafka again")
+    outcomes += post_sales(pipeline.api_url, known_sales(50, seed=3))
+    assert all(o.stored for o in outcomes)
+    # A 503 only says "not known to be stored": the refused sale may have landed after all.
+    report = wait_total(pipeline.valkey_addr, len(outcomes))
+    assert report["total_sales"] in (len(outcomes), len(outcomes) + 1)
+    if report["total_sales"] == len(outcomes):
+        assert make_report(pipeline.valkey_addr) == expected_for(outcomes)
+
+
+@pytest.mark.parametrize("service", ["api", "bridge", "writer", "consumer"])
+def test_sigterm_exits_cleanly_and_loses_nothing(
+    pipeline: Pipeline, valkey_client: valkey.Valkey, service: str
+) -> None:
+    pipeline.start_all()
+    outcomes = [start_with_known_focus(pipeline)]
+    stop_posting = threading.Event()
+
+    def keep_posting() -> None:
+        for body in known_sales(2000, seed=17):
+            if stop_posting.is_set():
+                return
+            outcomes.append(post_one(pipeline.api_url, body, timeout=10))
+
+    poster = threading.Thread(target=keep_posting)
+    poster.start()
+    until(lambda: sum(o.stored for o in outcomes) > 30, 60, "sales to flow")
+    proc = pipeline.procs[service]
+    assert proc.stop(timeout=30), f"{service} did not exit on SIGTERM"
+    assert proc.returncode == 0, f"{service} exited {proc.returncode}"
+    pipeline.start(service)
+    until(lambda: sum(o.stored for o in outcomes) > 60, 60, f"sales to flow again after restarting the {service}")
+    stop_posting.set()
+    poster.join()
+
+    stored = {o.answer["id"] for o in outcomes if o.stored}
+    maybe = {o.answer["id"] for o in outcomes if o.status == 503}
+    report = wait_total(pipeline.valkey_addr, len(stored))
+    applied_ids = {
+        member.decode()
+        for key in valkey_client.scan_iter("bf:dedup:*")
+        for member in cast(set[bytes], valkey_client.smembers(key))
+    }
+    assert stored <= applied_ids  # every 201 was counted
+    assert applied_ids <= stored | maybe  # and nothing that was not sent
+    assert report["total_sales"] == len(applied_ids)  # once each
