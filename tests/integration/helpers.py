@@ -10,10 +10,12 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
+import valkey
 
+from blackfriday import keys
 from blackfriday.report import build_report, connect, read_figures
 from blackfriday.sale import Category, validate_purchase
 from devstack.process import wait_for
@@ -128,6 +130,26 @@ def metric(url: str, name: str) -> float:
         if line.split(" ", 1)[0] == name:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def applied_ids(client: valkey.Valkey) -> set[str]:
+    """Ids of every sale the consumer applied (the dedup sets hold them)."""
+    return {
+        member.decode()
+        for key in client.scan_iter(f"{keys.DEDUP_PREFIX}*")
+        for member in cast(set[bytes], client.smembers(key))
+    }
+
+
+def assert_each_stored_sale_counted_once(client: valkey.Valkey, valkey_addr: str, outcomes: Sequence[Outcome]) -> None:
+    """Every 201 counted, nothing counted that was not sent, each once; a 503 may or may not have landed."""
+    stored = {o.answer["id"] for o in outcomes if o.stored}
+    maybe = {o.answer["id"] for o in outcomes if o.status == 503}
+    report = wait_total(valkey_addr, len(stored))
+    applied = applied_ids(client)
+    assert stored <= applied
+    assert applied <= stored | maybe
+    assert report["total_sales"] == len(applied) == report_now(valkey_addr)["total_sales"]
 
 
 def until(condition: Callable[[], bool], timeout: float, what: str) -> None:

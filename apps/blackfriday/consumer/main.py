@@ -42,6 +42,7 @@ def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event) -> KafkaC
                 max_poll_records=settings.batch_max,
                 session_timeout_ms=settings.session_timeout_ms,
                 heartbeat_interval_ms=max(settings.session_timeout_ms // 4, 500),
+                reconnect_backoff_max_ms=1000,  # back within a second of a broker's return
             )
         except KafkaError as exc:
             log.warning("Kafka not reachable yet, retrying", extra={"error": str(exc), "retry_in": delay})

@@ -63,6 +63,8 @@ class SaleProducer:
             "delivery_timeout_ms": s.delivery_timeout_ms,
             "request_timeout_ms": max(s.delivery_timeout_ms - s.linger_ms, 100),
             "bootstrap_timeout_ms": 5000,
+            # Reconnect within a second once a broker is back (the default backs off up to 30 s).
+            "reconnect_backoff_max_ms": 1000,
         }
 
     async def start(self) -> None:
