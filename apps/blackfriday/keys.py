@@ -34,12 +34,14 @@ def category_products(category: Category | str) -> str:
     return f"{PREFIX}category:{_name(category)}:products"
 
 
-def focus_tracked(category: Category | str) -> str:
-    return f"{PREFIX}focus:{_name(category)}:tracked"
+def category_tracked(category: Category | str) -> str:
+    """The first product seen in the category (the one whose price the dashboard follows)."""
+    return f"{PREFIX}category:{_name(category)}:tracked"
 
 
-def focus_prices(category: Category | str) -> str:
-    return f"{PREFIX}focus:{_name(category)}:prices"
+def category_prices(category: Category | str) -> str:
+    """The tracked product's prices in arrival order (a capped stream)."""
+    return f"{PREFIX}category:{_name(category)}:prices"
 
 
 def dedup_bucket(accepted_at_ms: int) -> str:

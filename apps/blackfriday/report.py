@@ -117,8 +117,8 @@ def read_figures(client: valkey.Valkey, focus: Category) -> Figures:
     for category in Category:
         pipe.zrange(keys.category_products(category), 0, 0, withscores=True)
         pipe.zrange(keys.category_products(category), -1, -1, withscores=True)
-    pipe.get(keys.focus_tracked(focus))
-    pipe.xrange(keys.focus_prices(focus))
+    pipe.get(keys.category_tracked(focus))
+    pipe.xrange(keys.category_prices(focus))
     results = pipe.execute()  # type: ignore[no-untyped-call]
     total, max_price, min_price, worst, best, sales, units, cents = results[:8]
     per_category = results[8 : 8 + 2 * len(Category)]

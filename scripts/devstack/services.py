@@ -45,7 +45,6 @@ class Pipeline:
     valkey_db: int = 0
     topic: str = "sales-topic"
     group: str = "black-friday-group"
-    focus: str = "Belleza"
     api_port: int = field(default_factory=free_port)
     bridge_port: int = field(default_factory=free_port)
     writer_port: int = field(default_factory=free_port)
@@ -71,7 +70,6 @@ class Pipeline:
             KAFKA_GROUP=self.group,
             VALKEY_ADDR=self.valkey_addr,
             VALKEY_DB=str(self.valkey_db),
-            FOCUS_CATEGORY=self.focus,
         )
         if self.valkey_password:
             env["VALKEY_PASSWORD"] = self.valkey_password

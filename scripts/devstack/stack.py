@@ -116,7 +116,6 @@ class Stack:
                 logs=logs,
                 kafka_bootstrap=kafka.bootstrap,
                 valkey_addr=valkey.addr,
-                focus=focus,
                 api_port=ports["api"],
             )
             try:

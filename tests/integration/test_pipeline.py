@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx
 import pytest
 from kafka.consumer import KafkaConsumer
@@ -109,3 +112,45 @@ def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
     ]
     assert all(a > 0 for a in applied), applied  # both consumers did part of the work
     assert sum(applied) == len(outcomes)
+
+
+def test_the_helm_smoke_check_passes_on_a_real_pipeline(pipeline: Pipeline) -> None:
+    pipeline.start_all()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blackfriday.smoke",
+            "sale",
+            f"--api={pipeline.api_url}",
+            f"--valkey={pipeline.valkey_addr}",
+            "--timeout=60",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "counted sale" in done.stdout
+
+
+def test_the_helm_smoke_check_fails_clearly_when_the_api_is_down(pipeline: Pipeline) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blackfriday.smoke",
+            "sale",
+            f"--api={pipeline.api_url}",
+            f"--valkey={pipeline.valkey_addr}",
+            "--timeout=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("bf-smoke sale: api at ")
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -18,7 +18,7 @@ from tests.model import Line, expected_report
 
 pytestmark = pytest.mark.integration
 
-OPTIONS = StoreOptions(focus=Category.Belleza, dedup_ttl_seconds=3600, price_history_cap=5, throughput_cap=60)
+OPTIONS = StoreOptions(dedup_ttl_seconds=3600, price_history_cap=5, throughput_cap=60)
 NOW_MS = 1_800_000_000_000
 
 
@@ -95,7 +95,7 @@ def test_price_history_is_capped_and_keeps_the_latest(valkey_client: valkey.Valk
     batch = [Sale(f"p-{i}", NOW_MS, Category.Belleza, "labial", 100 + i, 1) for i in range(12)]
     store.apply(batch[:7])
     store.apply(batch[7:])
-    assert valkey_client.xlen(keys.focus_prices(Category.Belleza)) == 5
+    assert valkey_client.xlen(keys.category_prices(Category.Belleza)) == 5
     assert report(valkey_client)["focus"] == {
         "category": "Belleza",
         "tracked_product": "labial",

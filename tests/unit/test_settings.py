@@ -7,7 +7,7 @@ import pytest
 from blackfriday.api.settings import ApiSettings
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.sale import Category
-from blackfriday.settings import SettingsError
+from blackfriday.settings import Env, SettingsError
 from blackfriday.writer.settings import WriterSettings
 
 
@@ -17,7 +17,6 @@ def test_defaults_are_the_seeds_names_and_values() -> None:
     assert consumer.kafka_topic == "sales-topic"
     assert consumer.kafka_group == "black-friday-group"
     assert consumer.valkey_addr == "localhost:6379"
-    assert consumer.focus_category is Category.Belleza
     writer = WriterSettings.from_env({})
     assert (writer.listen_port, writer.kafka_topic) == (50051, "sales-topic")
     assert ApiSettings.from_env({}).listen_port == 8080
@@ -26,8 +25,8 @@ def test_defaults_are_the_seeds_names_and_values() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"), [("ropa", Category.Ropa), ("2", Category.Ropa), ("HOGAR", Category.Hogar)]
 )
-def test_focus_category_by_name_or_number(value: str, expected: Category) -> None:
-    assert ConsumerSettings.from_env({"FOCUS_CATEGORY": value}).focus_category is expected
+def test_a_category_setting_takes_a_name_or_a_number(value: str, expected: Category) -> None:
+    assert Env({"FOCUS_CATEGORY": value}).category("FOCUS_CATEGORY", Category.Belleza) is expected
 
 
 @pytest.mark.parametrize(
@@ -38,7 +37,6 @@ def test_focus_category_by_name_or_number(value: str, expected: Category) -> Non
         ("VALKEY_ADDR", "valkey:port"),
         ("BATCH_MAX", "0"),
         ("BATCH_MAX", "lots"),
-        ("FOCUS_CATEGORY", "Juguetes"),
         ("LOG_LEVEL", "loud"),
         ("METRICS_PORT", "70000"),
         ("DEDUP_TTL_SECONDS", "1"),
@@ -61,6 +59,11 @@ def test_bad_consumer_values_name_the_variable(variable: str, value: str) -> Non
 def test_bad_api_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}: "):
         ApiSettings.from_env({variable: value})
+
+
+def test_an_unknown_category_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^FOCUS_CATEGORY: "):
+        Env({"FOCUS_CATEGORY": "Juguetes"}).category("FOCUS_CATEGORY", Category.Belleza)
 
 
 def test_blank_values_mean_the_default() -> None:

@@ -2,23 +2,27 @@
 -- Called by blackfriday.consumer.store.Store (key names come from blackfriday.keys).
 -- With no sales it only closes the throughput second (the consumer's idle tick).
 --
+-- Every category keeps its first product seen and that product's price history, so the dashboard's
+-- focus category can change at any time without losing history.
+--
 -- KEYS  1 sales total        2 price max           3 price min         4 products units (zset)
 --       5 category sales     6 category units      7 category price cents
 --       8 category avg units 9 category avg price  10 throughput (stream) 11 throughput current (hash)
---       12 focus tracked     13 focus prices (stream)  14..17 per-category products (zset), by category 1..4
--- ARGV  1 dedup key prefix   2 dedup bucket ms     3 dedup ttl seconds  4 focus category (1-4)
---       5 price history cap  6 throughput history cap   7..10 category names, by category 1..4
---       11.. six fields per sale: id, accepted_at_ms, category (1-4), product id, price cents, quantity
+--       12..15 tracked product, by category 1..4       16..19 tracked product's prices (stream), by category
+--       20..23 products units (zset), by category 1..4
+-- ARGV  1 dedup key prefix   2 dedup bucket ms     3 dedup ttl seconds
+--       4 price history cap  5 throughput history cap   6..9 category names, by category 1..4
+--       10.. six fields per sale: id, accepted_at_ms, category (1-4), product id, price cents, quantity
 -- Returns {applied, duplicates}.
 
 local dedup_prefix = ARGV[1]
 local bucket_ms = tonumber(ARGV[2])
 local dedup_ttl = tonumber(ARGV[3])
-local focus = tonumber(ARGV[4])
-local price_cap = tonumber(ARGV[5])
-local throughput_cap = tonumber(ARGV[6])
-local names = {ARGV[7], ARGV[8], ARGV[9], ARGV[10]}
-local FIRST_SALE = 11
+local price_cap = tonumber(ARGV[4])
+local throughput_cap = tonumber(ARGV[5])
+local names = {ARGV[6], ARGV[7], ARGV[8], ARGV[9]}
+local FIRST_SALE = 10
+local TRACKED, PRICES, PRODUCTS = 11, 15, 19  -- KEYS[base + category]
 local FIELDS = 6
 
 local function money(cents)
@@ -34,7 +38,7 @@ local cat_sales, cat_units, cat_cents, cat_products = {}, {}, {}, {}
 local product_units = {}
 local max_cents, min_cents = nil, nil
 local expiring = {}
-local tracked = redis.call('GET', KEYS[12])
+local tracked = {}  -- category -> tracked product (false until one is seen), read once per batch
 
 for base = FIRST_SALE, #ARGV, FIELDS do
   local id = ARGV[base]
@@ -60,14 +64,15 @@ for base = FIRST_SALE, #ARGV, FIELDS do
     cat_products[cat][product] = (cat_products[cat][product] or 0) + quantity
     if max_cents == nil or cents > max_cents then max_cents = cents end
     if min_cents == nil or cents < min_cents then min_cents = cents end
-    if cat == focus then
-      if not tracked then
-        tracked = product
-        redis.call('SET', KEYS[12], product)
-      end
-      if product == tracked then
-        redis.call('XADD', KEYS[13], 'MAXLEN', price_cap, '*', 'precio', money(cents), 'sale_id', id)
-      end
+    if tracked[cat] == nil then
+      tracked[cat] = redis.call('GET', KEYS[TRACKED + cat])
+    end
+    if not tracked[cat] then
+      tracked[cat] = product
+      redis.call('SET', KEYS[TRACKED + cat], product)
+    end
+    if product == tracked[cat] then
+      redis.call('XADD', KEYS[PRICES + cat], 'MAXLEN', price_cap, '*', 'precio', money(cents), 'sale_id', id)
     end
   else
     duplicates = duplicates + 1
@@ -89,7 +94,7 @@ if applied > 0 then
   end
   for cat, products in pairs(cat_products) do
     for product, units in pairs(products) do
-      redis.call('ZINCRBY', KEYS[13 + cat], units, product)
+      redis.call('ZINCRBY', KEYS[PRODUCTS + cat], units, product)
     end
   end
   local current_max = redis.call('GET', KEYS[2])

@@ -58,7 +58,6 @@ def run(settings: ConsumerSettings, stop: threading.Event) -> int:
     store = Store(
         client,
         StoreOptions(
-            focus=settings.focus_category,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
             price_history_cap=settings.price_history_cap,
             throughput_cap=settings.throughput_cap,
@@ -104,7 +103,6 @@ def run(settings: ConsumerSettings, stop: threading.Event) -> int:
                 extra={
                     "topic": settings.kafka_topic,
                     "group": settings.kafka_group,
-                    "focus": settings.focus_category.name,
                 },
             )
             loop.run()

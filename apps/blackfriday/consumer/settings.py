@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from blackfriday.sale import Category
 from blackfriday.settings import Env
 
 
@@ -15,7 +14,6 @@ class ConsumerSettings:
     valkey_addr: str
     valkey_password: str | None
     valkey_db: int
-    focus_category: Category
     #: Most records per poll, i.e. per Valkey script call.
     batch_max: int
     poll_timeout_ms: int
@@ -40,7 +38,6 @@ class ConsumerSettings:
             valkey_addr=env.hostport("VALKEY_ADDR", "localhost:6379"),
             valkey_password=env.raw("VALKEY_PASSWORD"),
             valkey_db=env.integer("VALKEY_DB", 0, minimum=0, maximum=15),
-            focus_category=env.category("FOCUS_CATEGORY", Category.Belleza),
             batch_max=env.integer("BATCH_MAX", 500, minimum=1, maximum=5000),
             poll_timeout_ms=env.integer("POLL_TIMEOUT_MS", 500, minimum=10, maximum=10_000),
             session_timeout_ms=env.integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, minimum=6000, maximum=300_000),

@@ -17,10 +17,9 @@ _SCRIPT: Final = resources.files("blackfriday.consumer").joinpath("apply.lua").r
 
 @dataclass(frozen=True, slots=True)
 class StoreOptions:
-    focus: Category
     #: How long the ids of an hour's sales are remembered after that hour (redelivery window).
     dedup_ttl_seconds: int
-    #: Entries kept in the focus product's price history.
+    #: Entries kept in each category's tracked-product price history.
     price_history_cap: int
     #: Seconds kept in the throughput stream.
     throughput_cap: int
@@ -49,15 +48,14 @@ class Store:
             keys.CATEGORY_AVG_PRICE,
             keys.THROUGHPUT,
             keys.THROUGHPUT_CURRENT,
-            keys.focus_tracked(options.focus),
-            keys.focus_prices(options.focus),
+            *(keys.category_tracked(c) for c in Category),
+            *(keys.category_prices(c) for c in Category),
             *(keys.category_products(c) for c in Category),
         ]
         self._head: list[str | int] = [
             keys.DEDUP_PREFIX,
             keys.DEDUP_BUCKET_MS,
             options.dedup_ttl_seconds,
-            int(options.focus),
             options.price_history_cap,
             options.throughput_cap,
             *(c.name for c in Category),

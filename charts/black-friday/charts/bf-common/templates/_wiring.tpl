@@ -1,0 +1,58 @@
+{{/*
+How the components find each other and the shared infrastructure, from global values alone, so that
+every subchart computes the same names:
+
+  global.kafka.clusterName   the Strimzi Kafka CR (default: the release name)
+  global.kafka.namespace     where it lives (default: the release namespace; the seed used "kafka")
+  global.kafka.topic / consumerGroup
+  global.valkey.auth.existingSecret / existingSecretPasswordKey
+*/}}
+
+{{- define "bf.kafka.clusterName" -}}
+{{- ((.Values.global).kafka).clusterName | default .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "bf.kafka.namespace" -}}
+{{- ((.Values.global).kafka).namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{- define "bf.kafka.bootstrap" -}}
+{{- printf "%s-kafka-bootstrap.%s.svc.%s:9092" (include "bf.kafka.clusterName" .) (include "bf.kafka.namespace" .) (include "bf.clusterDomain" .) -}}
+{{- end -}}
+
+{{- define "bf.kafka.topic" -}}
+{{- ((.Values.global).kafka).topic | default "sales-topic" -}}
+{{- end -}}
+
+{{- define "bf.kafka.consumerGroup" -}}
+{{- ((.Values.global).kafka).consumerGroup | default "black-friday-group" -}}
+{{- end -}}
+
+{{- define "bf.valkey.primary" -}}
+{{- printf "%s-primary" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
+{{- end -}}
+
+{{- define "bf.valkey.read" -}}
+{{- printf "%s-read" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
+{{- end -}}
+
+{{- define "bf.valkey.secretName" -}}
+{{- (((.Values.global).valkey).auth).existingSecret | default (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
+{{- end -}}
+
+{{- define "bf.valkey.secretKey" -}}
+{{- (((.Values.global).valkey).auth).existingSecretPasswordKey | default "password" -}}
+{{- end -}}
+
+{{/* Container env entry with the Valkey password from its Secret. */}}
+{{- define "bf.valkey.passwordEnv" -}}
+- name: {{ .name | default "VALKEY_PASSWORD" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "bf.valkey.secretName" .ctx }}
+      key: {{ include "bf.valkey.secretKey" .ctx }}
+{{- end -}}
+
+{{- define "bf.focusCategory" -}}
+{{- (.Values.global).focusCategory | default "Belleza" -}}
+{{- end -}}

@@ -1,0 +1,11 @@
+{{- define "consumer.env" -}}
+- name: KAFKA_BROKERS
+  value: {{ include "bf.kafka.bootstrap" . | quote }}
+- name: KAFKA_TOPIC
+  value: {{ include "bf.kafka.topic" . | quote }}
+- name: KAFKA_GROUP
+  value: {{ include "bf.kafka.consumerGroup" . | quote }}
+- name: VALKEY_ADDR
+  value: {{ printf "%s:6379" (include "bf.valkey.primary" .) | quote }}
+{{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
+{{- end -}}

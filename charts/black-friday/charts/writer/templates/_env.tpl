@@ -1,0 +1,6 @@
+{{- define "writer.env" -}}
+- name: KAFKA_BROKERS
+  value: {{ include "bf.kafka.bootstrap" . | quote }}
+- name: KAFKA_TOPIC
+  value: {{ include "bf.kafka.topic" . | quote }}
+{{- end -}}
