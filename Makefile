@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/scripts
 
-.PHONY: help setup demo up down status report test lint format lock clean
+.PHONY: help setup demo up down status report test generate lint format lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ test: ## set up what is missing, check style and types, run every test suite
 	@scripts/setup all
 	@$(MAKE) --no-print-directory lint
 	@$(PY) -m pytest
+
+generate: ## rewrite the charts' values schemas and the Grafana dashboards from scripts/devstack
+	@scripts/setup python
+	@$(PY) -m devstack generate
 
 lint: ## ruff (lint + format check) and mypy --strict
 	@$(PY) -m ruff check apps scripts tests

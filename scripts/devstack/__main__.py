@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from devstack.demo import run_demo
-from devstack.paths import MissingTool
+from devstack.generate import stale, write
+from devstack.paths import ROOT, MissingTool
 from devstack.ports import PortTaken
 from devstack.process import NotReady
 from devstack.stack import Stack, StackError, endpoints, valkey_env
@@ -30,6 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what runs")
     sub.add_parser("report", help="print the dashboard's figures as JSON")
+    generate = sub.add_parser("generate", help="write the charts' schemas and the dashboards from code")
+    generate.add_argument("--check", action="store_true", help="only report files that are out of date")
     demo = sub.add_parser("demo", help="fresh stack + bounded Locust run + summary, then stop")
     demo.add_argument("--seconds", type=_positive, default=int(os.environ.get("BF_DEMO_SECONDS", "30")))
     demo.add_argument("--users", type=_positive, default=int(os.environ.get("BF_DEMO_USERS", "50")))
@@ -54,6 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}")
         elif args.command == "report":
             return subprocess.call([sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ))
+        elif args.command == "generate":
+            if args.check:
+                out_of_date = stale()
+                for path in out_of_date:
+                    print(f"out of date: {path.relative_to(ROOT)} (run make generate)", file=sys.stderr)
+                return 1 if out_of_date else 0
+            for path in write():
+                print(f"wrote {path.relative_to(ROOT)}")
         elif args.command == "demo":
             print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")
             sys.stdout.flush()
