@@ -105,7 +105,9 @@ def stat(
     decimals: int | None = None,
     show_name: bool = False,
     color: str = "green",
+    textual: bool = False,
 ) -> Panel:
+    """A single figure; ``textual`` shows a string value (a product id) instead of a number."""
     return {
         "type": "stat",
         "title": title,
@@ -115,7 +117,7 @@ def stat(
         "targets": [target],
         "fieldConfig": _field_config(unit, decimals, {"mode": "fixed", "fixedColor": color}),
         "options": {
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/.*/" if textual else "", "values": False},
             "textMode": "value_and_name" if show_name else "value",
             "colorMode": "value",
             "graphMode": "none",
@@ -326,6 +328,7 @@ def sales_dashboard() -> dict[str, Any]:
             _pos(0, 30, 8, 4),
             "El primer producto visto en la categoría asignada: su precio se sigue a la derecha.",
             color="purple",
+            textual=True,
         ),
         timeseries(
             "Variación de precio del producto monitoreado",
