@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/scripts
 
-.PHONY: help setup demo up down status report test generate lint format lock clean
+.PHONY: help setup demo up down status snapshot report test generate lint format lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ up: ## start Valkey, Kafka and the four services in the background
 
 down: ## stop everything `make up` started (the data stays)
 	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing was running"; fi
+
+snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/dashboard.png)
+	@scripts/setup python
+	@$(PY) -m devstack snapshot --png $(or $(PNG),out/dashboard.png)
 
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m devstack status; else echo "not running"; fi

@@ -7,12 +7,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from blackfriday.report import connect
 from devstack.demo import run_demo
 from devstack.generate import stale, write
 from devstack.paths import ROOT, MissingTool
 from devstack.ports import PortTaken
 from devstack.process import NotReady
+from devstack.snapshot import write_snapshot
 from devstack.stack import Stack, StackError, endpoints, valkey_env
 
 
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seconds", type=_positive, default=int(os.environ.get("BF_DEMO_SECONDS", "30")))
     demo.add_argument("--users", type=_positive, default=int(os.environ.get("BF_DEMO_USERS", "50")))
     demo.add_argument("--spawn-rate", type=float, default=25.0)
+    demo.add_argument("--png", type=Path, default=Path(os.environ.get("BF_SNAPSHOT") or ROOT / "out" / "dashboard.png"))
+    snapshot = sub.add_parser("snapshot", help="draw the sales dashboard from the running stack into a PNG")
+    snapshot.add_argument("--png", type=Path, default=ROOT / "out" / "dashboard.png")
     args = parser.parse_args(argv)
     stack = Stack()
     try:
@@ -57,6 +63,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}")
         elif args.command == "report":
             return subprocess.call([sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ))
+        elif args.command == "snapshot":
+            if not stack.running():
+                raise StackError("the local stack is not running: start it with make up")
+            env = valkey_env(stack, os.environ)
+            with connect(env["VALKEY_ADDR"], None) as client:
+                write_snapshot(
+                    client, args.png, {"categoria": env["FOCUS_CATEGORY"], "carnet": os.environ.get("BF_CARNET", "")}
+                )
+            print(f"wrote {args.png}")
         elif args.command == "generate":
             if args.check:
                 out_of_date = stale()
@@ -68,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "demo":
             print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")
             sys.stdout.flush()
-            code, text = run_demo(os.environ, seconds=args.seconds, users=args.users, spawn_rate=args.spawn_rate)
+            code, text = run_demo(
+                os.environ, seconds=args.seconds, users=args.users, spawn_rate=args.spawn_rate, png=args.png
+            )
             print(text)
             print("demo: stack stopped")
             return code

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from blackfriday.report import build_report, connect, read_figures
 from blackfriday.sale import Category
 from devstack.loadtest import LocustResult, run_locust
 from devstack.process import wait_for
+from devstack.snapshot import write_snapshot
 from devstack.stack import Stack
 
 
@@ -54,7 +56,7 @@ def summary(report: dict[str, Any], locust: LocustResult, seconds: int, users: i
     return "\n".join(lines)
 
 
-def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate: float) -> tuple[int, str]:
+def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate: float, png: Path) -> tuple[int, str]:
     stack = Stack("demo")
     stack.down()  # what an interrupted demo may have left
     ports = stack.up(environ, fresh=True)
@@ -73,6 +75,9 @@ def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate
         wait_for(lambda: _report(ports["valkey"], focus)["total_sales"] >= locust.successes, 60, interval=0.5)
         report = _report(ports["valkey"], focus)
         text = summary(report, locust, seconds, users)
+        with connect(f"127.0.0.1:{ports['valkey']}", None) as client:
+            write_snapshot(client, png, {"categoria": focus.name, "carnet": environ.get("BF_CARNET", "")})
+        text += f"\n\nDashboard snapshot (the Grafana panels drawn from the same queries): {png}"
         exact = report["total_sales"] == locust.successes
         return (0 if exact else 1), text
     finally:

@@ -75,6 +75,20 @@ def test_up_report_down(stack_env: dict[str, str]) -> None:
     assert make("down", stack_env).stdout.strip() == "nothing was running"
 
 
+def test_snapshot_needs_a_running_stack(stack_env: dict[str, str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["make", "--no-print-directory", "snapshot", f"PNG={tmp_path / 'x.png'}"],
+        cwd=ROOT,
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "devstack snapshot: the local stack is not running: start it with make up" in done.stderr
+
+
 def test_a_taken_port_is_a_one_line_error(stack_env: dict[str, str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", int(stack_env["BF_KAFKA_PORT"])))
@@ -88,11 +102,16 @@ def test_a_taken_port_is_a_one_line_error(stack_env: dict[str, str]) -> None:
     ]
 
 
-def test_demo_prints_the_summary_and_stops(stack_env: dict[str, str]) -> None:
-    demo = make("demo", {**stack_env, "BF_DEMO_SECONDS": "6", "BF_DEMO_USERS": "10"}, timeout=300)
+def test_demo_prints_the_summary_draws_the_dashboard_and_stops(stack_env: dict[str, str], tmp_path: Path) -> None:
+    png = tmp_path / "dashboard.png"
+    demo = make(
+        "demo", {**stack_env, "BF_DEMO_SECONDS": "6", "BF_DEMO_USERS": "10", "BF_SNAPSHOT": str(png)}, timeout=300
+    )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "every stored sale counted exactly once" in demo.stdout
     assert "Dashboard figures" in demo.stdout
+    assert f"Dashboard snapshot (the Grafana panels drawn from the same queries): {png}" in demo.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "demo: stack stopped" in demo.stdout
     state = Path(stack_env["BF_STATE_DIR"]) / "demo" / "state.json"
     assert not state.exists()
