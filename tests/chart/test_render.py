@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from tests.chart.conftest import CHART, ENVIRONMENTS, KUBE_VERSION, VALUES, Render, env_of, helm, render, values_args
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.chart
 
@@ -441,3 +443,27 @@ def test_notes_say_how_to_reach_the_api_and_grafana() -> None:
     assert "get secret bf-grafana" in notes
     assert "32000" in notes
     assert "helm test bf -n shop" in notes
+
+
+def test_push_images_dry_run_lists_every_image_the_chart_pulls() -> None:
+    flags = (
+        "--set",
+        "global.imageTag=t1",
+        "--set",
+        "grafana.redisPlugin.source=oci",
+        "--set",
+        "grafana.redisPlugin.ociReference=10.1.2.3:5000/grafana-plugins/redis-datasource:2.2.0",
+    )
+    pulled = {c["image"] for _, c in render("--set", "global.imageRegistry=10.1.2.3:5000", *flags).containers()}
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "push-images"), "--registry", "10.1.2.3:5000", "--tag", "t1", "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    planned = set(re.findall(r"^  (?:push|mirror) .*?(\S+)$", done.stdout, re.M))
+    planned = {p.split(" -> ")[-1] for p in planned if not p.startswith("oci")}
+    assert pulled == planned
+    assert "--set global.imageRegistry=10.1.2.3:5000 --set global.imageTag=t1" in done.stdout

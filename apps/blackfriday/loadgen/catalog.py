@@ -135,9 +135,17 @@ def builtin_bytes() -> bytes:
 
 
 def load_catalog(source: str = DEFAULT) -> Catalog:
-    """The catalog from "builtin" (the file beside this module) or a local path."""
+    """The catalog from "builtin" (the file beside this module), a local path, or an OCI reference
+    (oci://registry/repository:tag, oci+http:// for a plain-HTTP registry) pushed by scripts/push-images."""
     if source == DEFAULT:
         return read_catalog_bytes(builtin_bytes(), "builtin catalog")
+    if source.startswith(("oci://", "oci+http://")):
+        from blackfriday.loadgen.oci import OciError, pull_catalog
+
+        try:
+            return read_catalog_bytes(pull_catalog(source), source)
+        except OciError as exc:
+            raise CatalogError(str(exc)) from None
     try:
         data = Path(source).read_bytes()
     except OSError as exc:
