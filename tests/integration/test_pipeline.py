@@ -114,43 +114,29 @@ def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
     assert sum(applied) == len(outcomes)
 
 
+def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[str]:
+    """`bf-smoke sale` as the helm test pod runs it, against this pipeline."""
+    argv = [
+        sys.executable,
+        "-m",
+        "blackfriday.smoke",
+        "sale",
+        f"--api={pipeline.api_url}",
+        f"--valkey={pipeline.valkey_addr}",
+        f"--timeout={timeout}",
+    ]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False)
+
+
 def test_the_helm_smoke_check_passes_on_a_real_pipeline(pipeline: Pipeline) -> None:
     pipeline.start_all()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "blackfriday.smoke",
-            "sale",
-            f"--api={pipeline.api_url}",
-            f"--valkey={pipeline.valkey_addr}",
-            "--timeout=60",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    done = smoke_sale(pipeline, 60)
     assert done.returncode == 0, done.stderr
     assert "counted sale" in done.stdout
 
 
 def test_the_helm_smoke_check_fails_clearly_when_the_api_is_down(pipeline: Pipeline) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "blackfriday.smoke",
-            "sale",
-            f"--api={pipeline.api_url}",
-            f"--valkey={pipeline.valkey_addr}",
-            "--timeout=2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = smoke_sale(pipeline, 2)
     assert done.returncode == 1
     assert done.stderr.startswith("bf-smoke sale: api at ")
     assert len(done.stderr.strip().splitlines()) == 1
