@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,8 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Settings: VALKEY_ADDR, VALKEY_PASSWORD, VALKEY_DB, FOCUS_CATEGORY.
     """
-    import os
-
     parser = argparse.ArgumentParser(prog="bf-report", description=main.__doc__)
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
     args = parser.parse_args(argv)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import urllib.error
@@ -27,11 +26,6 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
-
-
-def http_json(url: str, timeout: float = 2.0) -> object:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - a local http:// URL
-        return json.load(response)
 
 
 @dataclass
