@@ -85,40 +85,35 @@ def _plain(ax: Axes) -> None:
     ax.set_yticks([])
 
 
+def _centered(ax: Axes, y: float, text: str, color: str = TEXT, size: int = 14, bold: bool = False) -> None:
+    """Text centred horizontally at height ``y`` (0-1) of the axes."""
+    ax.text(
+        0.5,
+        y,
+        text,
+        ha="center",
+        va="center",
+        color=color,
+        fontsize=size,
+        fontweight="bold" if bold else "normal",
+        transform=ax.transAxes,
+    )
+
+
 def _draw_stat(ax: Axes, panel: Mapping[str, Any], shown: Mapping[str, Any]) -> None:
     _plain(ax)
     defaults = panel["fieldConfig"]["defaults"]
     color = COLORS.get(defaults.get("color", {}).get("fixedColor", "green"), TEXT)
     if not shown:
-        ax.text(0.5, 0.45, "No data", ha="center", va="center", color=MUTED, fontsize=14, transform=ax.transAxes)
+        _centered(ax, 0.45, "No data", MUTED)
         return
     name, value = next(iter(shown.items()))
     text = fmt(value, defaults.get("unit", "none"), defaults.get("decimals"))
     if panel["options"].get("textMode") == "value_and_name":
-        ax.text(0.5, 0.62, name, ha="center", va="center", color=TEXT, fontsize=13, transform=ax.transAxes)
-        ax.text(
-            0.5,
-            0.28,
-            text,
-            ha="center",
-            va="center",
-            color=color,
-            fontsize=20,
-            fontweight="bold",
-            transform=ax.transAxes,
-        )
+        _centered(ax, 0.62, name, size=13)
+        _centered(ax, 0.28, text, color, size=20, bold=True)
     else:
-        ax.text(
-            0.5,
-            0.42,
-            text,
-            ha="center",
-            va="center",
-            color=color,
-            fontsize=24,
-            fontweight="bold",
-            transform=ax.transAxes,
-        )
+        _centered(ax, 0.42, text, color, size=24, bold=True)
 
 
 def _draw_bars(ax: Axes, panel: Mapping[str, Any], shown: Mapping[str, float]) -> None:
@@ -147,7 +142,7 @@ def _draw_bars(ax: Axes, panel: Mapping[str, Any], shown: Mapping[str, float]) -
     ax.grid(axis="y", color=BORDER, linewidth=0.5)
     ax.set_axisbelow(True)
     if not values:
-        ax.text(0.5, 0.5, "No data", ha="center", va="center", color=MUTED, transform=ax.transAxes)
+        _centered(ax, 0.5, "No data", MUTED, size=10)
 
 
 def _draw_timeseries(
@@ -167,27 +162,19 @@ def _draw_timeseries(
             ax.plot(times, values, color=color, marker="o", markersize=3, linewidth=1.5, label=name)
     ax.tick_params(colors=MUTED, labelsize=8)
     ax.grid(color=BORDER, linewidth=0.5)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
+    limits: Any = (since, dt.datetime.now(tz=dt.UTC))  # the dashboard's time range, as Grafana shows it
+    ax.set_xlim(*limits)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
     if shown:
         ax.legend(loc="upper left", fontsize=8, facecolor=PANEL, edgecolor=BORDER, labelcolor=TEXT)
     else:
-        ax.text(0.5, 0.5, "No data", ha="center", va="center", color=MUTED, transform=ax.transAxes)
+        _centered(ax, 0.5, "No data", MUTED, size=10)
 
 
 def _draw_text(ax: Axes, panel: Mapping[str, Any], values: Mapping[str, str]) -> None:
     _plain(ax)
     content = re.sub(r"<[^>]+>", "", interpolate(panel["options"]["content"], values)).strip()
-    ax.text(
-        0.5,
-        0.45,
-        content or "-",
-        ha="center",
-        va="center",
-        color=TEXT,
-        fontsize=22,
-        fontweight="bold",
-        transform=ax.transAxes,
-    )
+    _centered(ax, 0.45, content or "-", size=22, bold=True)
 
 
 def write_snapshot(
