@@ -162,9 +162,11 @@ def _draw_timeseries(
             ax.plot(times, values, color=color, marker="o", markersize=3, linewidth=1.5, label=name)
     ax.tick_params(colors=MUTED, labelsize=8)
     ax.grid(color=BORDER, linewidth=0.5)
-    limits: Any = (since, dt.datetime.now(tz=dt.UTC))  # the dashboard's time range, as Grafana shows it
+    # The dashboard's time range, zoomed in to where its data starts (a short run stays readable).
+    start = min((t for points in shown.values() for t, _ in points), default=since)
+    limits: Any = (start - dt.timedelta(seconds=1), dt.datetime.now(tz=dt.UTC))
     ax.set_xlim(*limits)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))  # type: ignore[no-untyped-call]
     if shown:
         ax.legend(loc="upper left", fontsize=8, facecolor=PANEL, edgecolor=BORDER, labelcolor=TEXT)
     else:
