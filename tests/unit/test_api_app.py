@@ -169,3 +169,14 @@ def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
     response = client.get("/purchase")
     assert response.status_code == 405
     assert "error" in response.json()
+
+
+def test_no_sale_is_forwarded_once_the_api_is_draining(bridge: FakeBridge) -> None:
+    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    with TestClient(app) as client:
+        app.state.health.draining = True  # what SIGTERM sets
+        response = client.post("/purchase", json=GOOD)
+        assert client.get("/readyz").status_code == 503
+    assert response.status_code == 503
+    assert response.json()["reason"] == "api shutting down"
+    assert bridge.received == []

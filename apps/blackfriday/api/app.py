@@ -25,6 +25,7 @@ from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, rea
 class ApiContext:
     settings: ApiSettings
     forwarder: Forwarder
+    health: Health
 
 
 def _context(request: Request) -> ApiContext:
@@ -47,6 +48,10 @@ async def purchase(request: Request) -> Response:
         return JSONResponse({"error": "invalid sale", "fields": exc.errors}, status_code=422)
     sale = Sale.accept(fields, new_sale_id(), now_ms())
     try:
+        if ctx.health.draining:
+            # After SIGTERM no new sale goes downstream: a request racing the shutdown, whose connection
+            # may close before its answer, is then never stored either. In-flight sales still finish.
+            raise DownstreamError("api shutting down")
         stored = await ctx.forwarder.forward(sale)
     except DownstreamError as exc:
         return JSONResponse(
@@ -107,7 +112,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, ApiContext]]:
         forwarder.start()
         try:
-            yield {"ctx": ApiContext(settings, forwarder)}
+            yield {"ctx": ApiContext(settings, forwarder, health)}
         finally:
             await forwarder.close()
             await client.aclose()
