@@ -23,6 +23,8 @@ MAX_PRODUCT_ID_CHARS: Final = 64
 MAX_PRICE: Final = 1_000_000
 MAX_QUANTITY: Final = 10_000
 MAX_SALE_ID_CHARS: Final = 64
+#: Most sales in one batch on any hop (api -> bridge request, bridge -> writer gRPC call).
+MAX_BATCH: Final = 1000
 
 PUBLIC_FIELDS: Final = ("categoria", "producto_id", "precio", "cantidad_vendida")
 WIRE_FIELDS: Final = ("id", "accepted_at_ms", *PUBLIC_FIELDS)
@@ -66,6 +68,14 @@ class InvalidSale(ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Where Kafka stored a sale: the writer's ack, carried back to the api's caller."""
+
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,29 +1,34 @@
 """What the two HTTP services (api, bridge) share: JSON errors, bounded bodies, metrics, health, serving.
 
-Serving follows Hypercorn's embedding: SIGTERM sets one event; readiness turns 503 at once, listeners
-close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then the lifespan closes the clients.
+Serving follows Hypercorn's embedding: the service's stop event (SIGTERM) turns readiness 503 at once,
+listeners close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then the lifespan closes the
+clients.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
-from blackfriday.metrics import LATENCY_BUCKETS
+from blackfriday.metrics import latency
+from blackfriday.readiness import Readiness
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BadRequest(Exception):
@@ -44,6 +49,19 @@ class BadRequest(Exception):
 
 def error_response(status: int, error: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": error, "reason": reason}, status_code=status)
+
+
+def context(request: Request, kind: type[T]) -> T:
+    """The typed state the app's lifespan handed to its handlers (``{"ctx": ...}``)."""
+    ctx = request.state.ctx
+    assert isinstance(ctx, kind), f"the lifespan's ctx is {type(ctx).__name__}, not {kind.__name__}"
+    return ctx
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 no such route, 405 wrong method) as JSON, like every other answer."""
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
 
 
 async def read_json_body(request: Request, max_bytes: int) -> bytes:
@@ -81,13 +99,7 @@ class HttpMetrics:
         self._requests = Counter(
             "bf_http_requests", "HTTP requests by route and status code", ["route", "code"], registry=registry
         )
-        self._latency = Histogram(
-            "bf_http_request_seconds",
-            "HTTP request latency by route",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self._latency = latency(registry, "bf_http_request_seconds", "HTTP request latency by route", ["route"])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,12 +124,16 @@ class HttpMetrics:
 
 
 class Health:
-    """Liveness, readiness (with a check of the next hop) and metrics endpoints."""
+    """Liveness, readiness (not while draining, and only when the next hop answers) and metrics endpoints."""
 
     def __init__(self, registry: CollectorRegistry, downstream: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
         self._registry = registry
         self._downstream = downstream
-        self.draining = False
+        self.readiness = Readiness()
+
+    @property
+    def draining(self) -> bool:
+        return self.readiness.draining
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -126,6 +142,7 @@ class Health:
         if self.draining:
             return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
         ok, reason = await self._downstream()
+        self.readiness.set(ok, reason)
         return JSONResponse({"status": "ok" if ok else "unavailable", "reason": reason}, status_code=200 if ok else 503)
 
     async def metrics(self, request: Request) -> Response:
@@ -139,18 +156,26 @@ class Health:
         ]
 
 
-async def serve_http(app: ASGIApp, host: str, port: int, graceful_timeout: float, health: Health) -> None:
-    """Serve until SIGTERM/SIGINT, then drain: not ready, stop accepting, finish in-flight, close."""
-    stop = asyncio.Event()
+def json_app(
+    routes: Sequence[Route], lifespan: Lifespan[Starlette], registry: CollectorRegistry, health: Health
+) -> Starlette:
+    """A Starlette app of ``routes`` plus the health routes, JSON errors and request metrics."""
+    all_routes = [*routes, *health.routes()]
+    app = Starlette(routes=all_routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.health = health
+    app.add_middleware(HttpMetrics, registry=registry, routes=[route.path for route in all_routes])
+    return app
 
-    def on_signal() -> None:
-        log.info("shutting down: draining in-flight requests", extra={"grace_seconds": graceful_timeout})
-        health.draining = True
-        stop.set()
 
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
+async def serve_http(app: Starlette, host: str, port: int, graceful_timeout: float, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set, then drain: not ready, stop accepting, finish in-flight, close."""
+    health: Health = app.state.health
+
+    async def shutdown_trigger() -> None:
+        await stop.wait()
+        log.info("draining in-flight requests", extra={"grace_seconds": graceful_timeout})
+        health.readiness.drain()
+
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.graceful_timeout = graceful_timeout
@@ -159,4 +184,4 @@ async def serve_http(app: ASGIApp, host: str, port: int, graceful_timeout: float
     config.keep_alive_timeout = 75  # longer than typical load balancer idle timeouts
     log.info("listening", extra={"host": host, "port": port})
     framework: Any = app  # hypercorn's ASGI types are narrower than Starlette's
-    await serve(framework, config, shutdown_trigger=stop.wait, mode="asgi")
+    await serve(framework, config, shutdown_trigger=shutdown_trigger, mode="asgi")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import valkey
 
-from devstack.kafka import KafkaBroker
-from devstack.ports import free_port
-from devstack.services import Pipeline
-from devstack.valkey import ValkeyServer
+from localstack.kafka import KafkaBroker
+from localstack.ports import free_port
+from localstack.services import Pipeline
+from localstack.valkey import ValkeyServer
 
 PARTITIONS = 4
 

@@ -174,7 +174,7 @@ def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
 def test_no_sale_is_forwarded_once_the_api_is_draining(bridge: FakeBridge) -> None:
     app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
     with TestClient(app) as client:
-        app.state.health.draining = True  # what SIGTERM sets
+        app.state.health.readiness.drain()  # what SIGTERM does
         response = client.post("/purchase", json=GOOD)
         assert client.get("/readyz").status_code == 503
     assert response.status_code == 503

@@ -12,9 +12,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-from blackfriday.bridge.app import SERVICE_NAME, create_app
+from blackfriday.bridge.app import create_app
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
+from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.settings import SettingsError
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Stored
-from blackfriday.sale import Category, Sale
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.sale import Category, Sale, Stored
 
 
 def sale(i: int) -> Sale:

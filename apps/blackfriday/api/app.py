@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,7 +10,6 @@ from dataclasses import dataclass
 import httpx
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,8 +17,9 @@ from starlette.routing import Route
 from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
 from blackfriday.api.settings import ApiSettings
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.metrics import new_registry
 from blackfriday.sale import InvalidSale, Sale, loads_strict, validate_purchase
-from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, read_json_body
+from blackfriday.web import BadRequest, Health, context, json_app, read_json_body, serve_http
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +29,8 @@ class ApiContext:
     health: Health
 
 
-def _context(request: Request) -> ApiContext:
-    ctx: ApiContext = request.state.ctx
-    return ctx
-
-
 async def purchase(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, ApiContext)
     try:
         body = await read_json_body(request, ctx.settings.max_body_bytes)
         try:
@@ -69,11 +65,6 @@ async def purchase(request: Request) -> Response:
         },
         status_code=201,
     )
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
 
 
 def create_app(
@@ -117,11 +108,9 @@ def create_app(
             await forwarder.close()
             await client.aclose()
 
-    app = Starlette(
-        routes=[Route("/purchase", purchase, methods=["POST"]), *health.routes()],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.health = health
-    app.add_middleware(HttpMetrics, registry=registry, routes=["/purchase", "/healthz", "/readyz", "/metrics"])
-    return app
+    return json_app([Route("/purchase", purchase, methods=["POST"])], lifespan, registry, health)
+
+
+async def serve(settings: ApiSettings, stop: asyncio.Event) -> None:
+    app = create_app(settings, new_registry())
+    await serve_http(app, settings.listen_host, settings.listen_port, settings.graceful_timeout_seconds, stop)

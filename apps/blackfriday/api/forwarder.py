@@ -13,14 +13,13 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
-from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
-from blackfriday.sale import Sale
+from blackfriday.metrics import batch_sizes, latency
+from blackfriday.sale import Sale, Stored
 
 log = logging.getLogger(__name__)
 
@@ -33,26 +32,10 @@ class DownstreamError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    partition: int
-    offset: int
-
-
 class ForwarderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.batch_size = Histogram(
-            "bf_api_forward_batch_size",
-            "Sales per request to the bridge",
-            buckets=BATCH_BUCKETS,
-            registry=registry,
-        )
-        self.batch_seconds = Histogram(
-            "bf_api_forward_seconds",
-            "Latency of batch requests to the bridge",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.batch_size = batch_sizes(registry, "bf_api_forward_batch_size", "Sales per request to the bridge")
+        self.batch_seconds = latency(registry, "bf_api_forward_seconds", "Latency of batch requests to the bridge")
         self.failures = Counter(
             "bf_api_forward_failures",
             "Sales the downstream could not store, by cause",

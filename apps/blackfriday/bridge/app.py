@@ -7,50 +7,34 @@ GET  /healthz, /readyz (the writer's gRPC health), /metrics
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
+from blackfriday.bridge.writer_link import WriterLink
 from blackfriday.grpcwire import sale_to_proto
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.metrics import new_registry
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
-from blackfriday.sale import InvalidSale, Sale, loads_strict, sale_from_wire
-from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, read_json_body
-
-SERVICE_NAME = product_sale_pb2.DESCRIPTOR.services_by_name["ProductSaleService"].full_name
-MAX_BATCH = 1000
-
-# Round-robin over every address the target resolves to (a headless Service gives one per writer pod);
-# keepalive notices a dead writer without waiting for a call to fail.
-CHANNEL_OPTIONS = [
-    ("grpc.lb_policy_name", "round_robin"),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-]
+from blackfriday.sale import MAX_BATCH, InvalidSale, Sale, loads_strict, sale_from_wire
+from blackfriday.web import BadRequest, Health, context, error_response, json_app, read_json_body, serve_http
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeContext:
     settings: BridgeSettings
     stub: product_sale_pb2_grpc.ProductSaleServiceAsyncStub
-
-
-def _context(request: Request) -> BridgeContext:
-    ctx: BridgeContext = request.state.ctx
-    return ctx
 
 
 def _sale(document: Any, where: str = "") -> Sale:
@@ -63,7 +47,7 @@ def _sale(document: Any, where: str = "") -> Sale:
 
 
 async def _document(request: Request) -> Any:
-    body = await read_json_body(request, _context(request).settings.max_body_bytes)
+    body = await read_json_body(request, context(request, BridgeContext).settings.max_body_bytes)
     try:
         return loads_strict(body)
     except ValueError as exc:
@@ -80,7 +64,7 @@ def _stored(result: product_sale_pb2.ProductSaleResponse) -> dict[str, Any]:
 
 
 async def forward(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, BridgeContext)
     try:
         sale = _sale(await _document(request))
     except BadRequest as exc:
@@ -93,7 +77,7 @@ async def forward(request: Request) -> Response:
 
 
 async def forward_batch(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, BridgeContext)
     try:
         document = await _document(request)
         sales = document.get("sales") if isinstance(document, dict) else None
@@ -110,51 +94,25 @@ async def forward_batch(request: Request) -> Response:
     return JSONResponse({"results": [_stored(r) for r in reply.results]})
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
-
-
 def create_app(settings: BridgeSettings, registry: CollectorRegistry) -> Starlette:
-    state: dict[str, grpc.aio.Channel] = {}
-
-    async def writer_ready() -> tuple[bool, str]:
-        channel = state.get("channel")
-        if channel is None:
-            return False, "not started"
-        try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1.0
-            )
-        except grpc.aio.AioRpcError as exc:
-            return False, f"writer unreachable: {exc.code().name}"
-        serving = reply.status == health_pb2.HealthCheckResponse.SERVING
-        return serving, "writer serving" if serving else "writer not serving (Kafka unreachable?)"
-
-    health = Health(registry, writer_ready)
+    writer = WriterLink(settings.grpc_host)
+    health = Health(registry, writer.ready)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeContext]]:
-        channel = grpc.aio.insecure_channel(settings.grpc_host, options=CHANNEL_OPTIONS)
-        state["channel"] = channel
+        stub = writer.open()
         try:
-            yield {"ctx": BridgeContext(settings, product_sale_pb2_grpc.ProductSaleServiceStub(channel))}
+            yield {"ctx": BridgeContext(settings, stub)}
         finally:
-            await channel.close(grace=None)
+            await writer.close()
 
-    app = Starlette(
-        routes=[
-            Route("/forward", forward, methods=["POST"]),
-            Route("/forward/batch", forward_batch, methods=["POST"]),
-            *health.routes(),
-        ],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.health = health
-    app.add_middleware(
-        HttpMetrics,
-        registry=registry,
-        routes=["/forward", "/forward/batch", "/healthz", "/readyz", "/metrics"],
-    )
-    return app
+    routes = [
+        Route("/forward", forward, methods=["POST"]),
+        Route("/forward/batch", forward_batch, methods=["POST"]),
+    ]
+    return json_app(routes, lifespan, registry, health)
+
+
+async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
+    app = create_app(settings, new_registry())
+    await serve_http(app, settings.listen_host, settings.listen_port, settings.graceful_timeout_seconds, stop)

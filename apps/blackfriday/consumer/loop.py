@@ -16,10 +16,11 @@ from typing import Any
 
 import valkey
 from kafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from blackfriday.consumer.store import Store
-from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
+from blackfriday.metrics import batch_sizes, latency
+from blackfriday.readiness import Heartbeat
 from blackfriday.sale import Sale, sale_from_json
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,8 @@ class ConsumerMetrics:
         self.records = Counter(
             "bf_consumer_records", "Kafka records handled, by outcome", ["outcome"], registry=registry
         )
-        self.batch_size = Histogram(
-            "bf_consumer_batch_size", "Records per poll", buckets=BATCH_BUCKETS, registry=registry
-        )
-        self.apply_seconds = Histogram(
-            "bf_consumer_apply_seconds",
-            "Time to apply one batch to Valkey",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.batch_size = batch_sizes(registry, "bf_consumer_batch_size", "Records per poll")
+        self.apply_seconds = latency(registry, "bf_consumer_apply_seconds", "Time to apply one batch to Valkey")
         self.lag = Gauge("bf_consumer_lag", "Records behind the end of the assigned partitions", registry=registry)
         self.valkey_errors = Counter("bf_consumer_valkey_errors", "Failed attempts to apply a batch", registry=registry)
         self.commit_errors = Counter(
@@ -58,6 +52,7 @@ class ConsumerLoop:
         batch_max: int,
         poll_timeout_ms: int,
         stop: threading.Event,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -65,12 +60,12 @@ class ConsumerLoop:
         self._batch_max = batch_max
         self._poll_timeout_ms = poll_timeout_ms
         self._stop = stop
-        #: time.monotonic() of the loop's last turn, for the liveness probe.
-        self.heartbeat = time.monotonic()
+        #: Beats at every turn of the loop, for the liveness probe.
+        self.heartbeat = heartbeat or Heartbeat()
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self.heartbeat = time.monotonic()
+            self.heartbeat.beat()
             polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
             records = [record for batch in polled.values() for record in batch]
             if not records:
@@ -106,7 +101,7 @@ class ConsumerLoop:
                 log.warning("cannot apply batch to Valkey, retrying", extra={"error": str(exc), "retry_in": delay})
                 if self._stop.wait(delay):
                     return False
-                self.heartbeat = time.monotonic()
+                self.heartbeat.beat()
                 delay = min(delay * 2, 5.0)
                 continue
             self._metrics.apply_seconds.observe(time.perf_counter() - started)

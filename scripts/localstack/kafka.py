@@ -12,9 +12,9 @@ from pathlib import Path
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from devstack import paths
-from devstack.ports import accepts
-from devstack.process import NotReady, Proc, spawn, wait_ready
+from localstack import paths
+from localstack.ports import accepts
+from localstack.process import NotReady, Proc, spawn, wait_ready
 
 LOG4J2 = """\
 status = warn
@@ -134,7 +134,7 @@ class KafkaBroker:
 
     def create_topic(self, name: str, partitions: int | None = None, timeout: float = 30.0) -> None:
         """Create the topic; no error if it exists."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="devstack")
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="localstack")
         try:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, partitions or self.partitions, 1)], timeout_ms=int(timeout * 1000))

@@ -1,4 +1,4 @@
-"""python -m devstack {up,down,status,report,demo}: the local stack behind the Makefile's targets."""
+"""python -m localstack {up,down,status,report,snapshot,demo}: the local stack behind the Makefile's targets."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from blackfriday.report import connect
-from devstack.demo import run_demo
-from devstack.generate import stale, write
-from devstack.paths import ROOT, MissingTool
-from devstack.ports import PortTaken
-from devstack.process import NotReady
-from devstack.snapshot import write_snapshot
-from devstack.stack import Stack, StackError, endpoints, valkey_env
+from blackfriday.valkeyconn import connect
+from localstack.demo import run_demo
+from localstack.paths import ROOT, MissingTool
+from localstack.ports import PortTaken
+from localstack.process import NotReady
+from localstack.snapshot import write_snapshot
+from localstack.stack import Stack, StackError, endpoints, valkey_env
 
 
 def _positive(text: str) -> int:
@@ -27,15 +26,13 @@ def _positive(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="localstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start Valkey, Kafka and the four services in the background")
     up.add_argument("--fresh", action="store_true", help="wipe the stack's data first")
     sub.add_parser("down", help="stop everything `up` started")
     sub.add_parser("status", help="show what runs")
     sub.add_parser("report", help="print the dashboard's figures as JSON")
-    generate = sub.add_parser("generate", help="write the charts' schemas and the dashboards from code")
-    generate.add_argument("--check", action="store_true", help="only report files that are out of date")
     demo = sub.add_parser("demo", help="fresh stack + bounded Locust run + summary, then stop")
     demo.add_argument("--seconds", type=_positive, default=int(os.environ.get("BF_DEMO_SECONDS", "30")))
     demo.add_argument("--users", type=_positive, default=int(os.environ.get("BF_DEMO_USERS", "50")))
@@ -72,14 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     client, args.png, {"categoria": env["FOCUS_CATEGORY"], "carnet": os.environ.get("BF_CARNET", "")}
                 )
             print(f"wrote {args.png}")
-        elif args.command == "generate":
-            if args.check:
-                out_of_date = stale()
-                for path in out_of_date:
-                    print(f"out of date: {path.relative_to(ROOT)} (run make generate)", file=sys.stderr)
-                return 1 if out_of_date else 0
-            for path in write():
-                print(f"wrote {path.relative_to(ROOT)}")
         elif args.command == "demo":
             print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")
             sys.stdout.flush()
@@ -90,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("demo: stack stopped")
             return code
     except (StackError, PortTaken, MissingTool, NotReady) as exc:
-        print(f"devstack {args.command}: {exc}", file=sys.stderr)
+        print(f"localstack {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         stack.down()

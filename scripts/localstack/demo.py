@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from blackfriday.report import build_report, connect, read_figures
+from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category
-from devstack.loadtest import LocustResult, run_locust
-from devstack.process import wait_for
-from devstack.snapshot import write_snapshot
-from devstack.stack import Stack
+from blackfriday.valkeyconn import connect
+from localstack.loadtest import LocustResult, run_locust
+from localstack.process import wait_for
+from localstack.snapshot import write_snapshot
+from localstack.stack import Stack
 
 
 def _report(valkey_port: int, focus: Category) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from devstack.paths import MissingTool
-from devstack.process import Proc, spawn, wait_ready
+from localstack.paths import MissingTool
+from localstack.process import Proc, spawn, wait_ready
 
 
 def _answers(url: str) -> bool:

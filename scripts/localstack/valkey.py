@@ -7,8 +7,8 @@ from pathlib import Path
 
 import valkey
 
-from devstack import paths
-from devstack.process import Proc, spawn, wait_ready
+from localstack import paths
+from localstack.process import Proc, spawn, wait_ready
 
 
 @dataclass

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devstack import paths
-from devstack.kafka import KafkaBroker
-from devstack.ports import ensure_free, free_port
-from devstack.process import Proc
-from devstack.services import Pipeline
-from devstack.valkey import ValkeyServer
+from localstack import paths
+from localstack.kafka import KafkaBroker
+from localstack.ports import ensure_free, free_port
+from localstack.process import Proc
+from localstack.services import Pipeline
+from localstack.valkey import ValkeyServer
 
 #: Ports a user reaches, each overridable by its variable; the others are picked free at start.
 PORT_VARIABLES = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from devstack import paths
+from localstack import paths
 
 LOCUSTFILE = paths.ROOT / "apps" / "blackfriday" / "loadgen" / "locustfile.py"
 

@@ -9,8 +9,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.ports import free_port
-from devstack.process import Proc, spawn, wait_ready
+from localstack.ports import free_port
+from localstack.process import Proc, spawn, wait_ready
 
 MODULES = {
     "api": "blackfriday.api.main",

@@ -1,7 +1,7 @@
 """A PNG of the sales dashboard for people without Grafana (`make snapshot`, and `make demo`).
 
 It draws the dashboard JSON the chart provisions, panel by panel at its grid position, from the same
-queries run the way the Redis data source runs them (devstack.redisds): same panels, same numbers.
+queries run the way the Redis data source runs them (localstack.redisds): same panels, same numbers.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import valkey
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from devstack.generate import GRAFANA_FILES
-from devstack.redisds import interpolate, panel_values, run_target, variables
+from localstack.paths import SALES_DASHBOARD
+from localstack.redisds import interpolate, panel_values, run_target, variables
 
-SALES_DASHBOARD = GRAFANA_FILES / "dashboards" / "sales.json"
 BACKGROUND = "#111217"
 PANEL = "#181b1f"
 BORDER = "#2c3235"

@@ -34,14 +34,15 @@ import httpx
 import yaml
 
 from blackfriday.loadgen.catalog import builtin_bytes, load_catalog
-from blackfriday.loadgen.oci import Layer, OciError, Reference, digest, push_artifact, push_catalog
-from devstack import paths
-from devstack.schemas import REGISTRY_PATTERN
+from blackfriday.loadgen.oci import REGISTRY_PATTERN, Layer, OciError, Reference, digest, push_artifact, push_catalog
 
 APP_IMAGE: Final = "black-friday"
 CATALOG_REPOSITORY: Final = "bf-catalog"
 PLUGIN_REPOSITORY: Final = "grafana-plugins/redis-datasource"
-CHART: Final = paths.ROOT / "charts" / "black-friday"
+ROOT: Final = Path(__file__).resolve().parents[2]
+CHART: Final = ROOT / "charts" / "black-friday"
+#: Full output of a failed tool run goes here (the error line names the file).
+LOGS: Final = ROOT / ".cache" / "logs"
 BUILDERS: Final = ("docker", "podman", "buildah")
 
 
@@ -89,7 +90,7 @@ def default_tag() -> str:
     try:
         described = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--abbrev=7"],
-            cwd=paths.ROOT,
+            cwd=ROOT,
             capture_output=True,
             text=True,
             check=True,
@@ -109,7 +110,7 @@ def _run(argv: Sequence[str], what: str, timeout: float = 3600) -> str:
         raise PushError(f"{what}: {argv[0]} did not finish in {timeout:.0f}s") from None
     if done.returncode != 0:
         detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
-        log = paths.CACHE / "logs" / f"push-images-{argv[0]}.log"
+        log = LOGS / f"push-images-{argv[0]}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ {' '.join(argv)}\n{done.stdout}\n{done.stderr}")
         raise PushError(f"{what}: {detail[-1] if detail else f'exit {done.returncode}'} (full output: {log})")
@@ -188,7 +189,7 @@ def build_image(
         if builder == "docker":
             raise PushError("--pip-cert works with podman and buildah; with docker use --build-arg PIP_INDEX_URL=...")
         args += [f"--volume={pip_cert.resolve()}:/run/pip-ca.crt:ro", "--build-arg=PIP_CERT=/run/pip-ca.crt"]
-    root = str(paths.ROOT)
+    root = str(ROOT)
     if builder == "docker":
         _run(
             [
