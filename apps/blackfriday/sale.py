@@ -241,9 +241,25 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: with a repeated key, parsers disagree on which value wins."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
 def loads_strict(data: bytes | str) -> Any:
-    """json.loads that refuses NaN and Infinity (Python accepts them by default); ValueError on bad JSON."""
-    return json.loads(data, parse_constant=_reject_constant)
+    """json.loads that refuses NaN and Infinity (Python takes them by default) and repeated keys.
+
+    ValueError on bad JSON, too deep nesting included (Python's parser would raise RecursionError).
+    """
+    try:
+        return json.loads(data, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def sale_from_json(data: bytes) -> Sale:

@@ -121,6 +121,32 @@ def graceful_timeout() -> Any:
     )
 
 
+def keep_alive_timeout() -> Any:
+    return number(
+        "KEEP_ALIVE_TIMEOUT_SECONDS",
+        65.0,
+        "an idle keep-alive connection, or one still sending a request's headers, is closed after this long "
+        "(keep it above a proxy's upstream keep-alive timeout: NGINX's is 60 s)",
+        minimum=1,
+    )
+
+
+def body_timeout() -> Any:
+    return number(
+        "BODY_TIMEOUT_SECONDS", 10.0, "a request whose body is not received within this long gets 408", minimum=0.1
+    )
+
+
+def max_connections() -> Any:
+    return integer(
+        "MAX_CONNECTIONS",
+        1024,
+        "open client connections at most; one more is answered 503 with Retry-After and closed",
+        minimum=1,
+        maximum=1_000_000,
+    )
+
+
 def log_level() -> Any:
     return _declare(
         Spec("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR; logs are JSON lines on stdout", wired=True)

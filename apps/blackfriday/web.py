@@ -1,8 +1,7 @@
-"""What the two HTTP services (api, bridge) share: JSON errors, bounded bodies, metrics, health, serving.
+"""What the two HTTP services (api, bridge) share: JSON errors, bounded bodies, metrics, health.
 
-Serving follows Hypercorn's embedding: the service's stop event (SIGTERM) turns readiness 503 at once,
-listeners close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then the lifespan closes the
-clients.
+Every answer is JSON, the errors of the framework itself included (404, 405). blackfriday.httpserver
+serves these apps.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,17 +31,19 @@ T = TypeVar("T")
 class BadRequest(Exception):
     """A request the client must fix; becomes a JSON error response naming the bad fields."""
 
-    def __init__(self, status: int, error: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, error: str, fields: dict[str, str] | None = None, *, close: bool = False) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.fields = fields or {}
+        #: Close the connection after the answer (the request was not read to its end).
+        self.close = close
 
     def response(self) -> JSONResponse:
         body: dict[str, Any] = {"error": self.error}
         if self.fields:
             body["fields"] = self.fields
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers={"connection": "close"} if self.close else None)
 
 
 def error_response(status: int, error: str, reason: str) -> JSONResponse:
@@ -64,8 +63,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
 
 
-async def read_json_body(request: Request, max_bytes: int) -> bytes:
-    """The body of a JSON request, refusing a wrong content type (415) or more than ``max_bytes`` (413)."""
+async def read_json_body(request: Request, max_bytes: int, timeout: float) -> bytes:
+    """The body of a JSON request: a wrong content type is 415, more than ``max_bytes`` 413, a body that has
+    not arrived within ``timeout`` seconds 408 (and the connection is closed: a slow client holds nothing)."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -80,13 +80,16 @@ async def read_json_body(request: Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_bytes:
-                raise BadRequest(413, "body too large", {"body": f"must be at most {max_bytes} bytes"})
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BadRequest(413, "body too large", {"body": f"must be at most {max_bytes} bytes"})
+                chunks.append(chunk)
     except ClientDisconnect:
         raise BadRequest(400, "client disconnected", {"body": "the request body was not received"}) from None
+    except TimeoutError:
+        raise BadRequest(408, "request timeout", {"body": f"not received within {timeout:g}s"}, close=True) from None
     return b"".join(chunks)
 
 
@@ -165,23 +168,3 @@ def json_app(
     app.state.health = health
     app.add_middleware(HttpMetrics, registry=registry, routes=[route.path for route in all_routes])
     return app
-
-
-async def serve_http(app: Starlette, host: str, port: int, graceful_timeout: float, stop: asyncio.Event) -> None:
-    """Serve until ``stop`` is set, then drain: not ready, stop accepting, finish in-flight, close."""
-    health: Health = app.state.health
-
-    async def shutdown_trigger() -> None:
-        await stop.wait()
-        log.info("draining in-flight requests", extra={"grace_seconds": graceful_timeout})
-        health.readiness.drain()
-
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.graceful_timeout = graceful_timeout
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.keep_alive_timeout = 75  # longer than typical load balancer idle timeouts
-    log.info("listening", extra={"host": host, "port": port})
-    framework: Any = app  # hypercorn's ASGI types are narrower than Starlette's
-    await serve(framework, config, shutdown_trigger=shutdown_trigger, mode="asgi")

@@ -44,20 +44,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = Stack()
     try:
         if args.command == "up":
-            already = stack.running()
-            ports = stack.up(os.environ, fresh=args.fresh)
-            print("black-friday is already running:" if already else "black-friday is up:")
-            print(endpoints(ports))
-            print(f"  logs      {stack.home / 'logs'}/\nStop it with: make down")
+            done = stack.up(os.environ, fresh=args.fresh)
+            if done.started:
+                print("black-friday is up:")
+            elif done.restarted:
+                print(f"black-friday was partly down; restarted: {', '.join(done.restarted)}")
+            else:
+                print("black-friday is already running:")
+            print(endpoints(done.ports))
+            print(f"  logs      {stack.logs}/\nStop it with: make down")
         elif args.command == "down":
             stopped = stack.down()
             print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
         elif args.command == "status":
-            procs = stack.procs()
-            if not procs:
+            rows = stack.status()
+            if all(state == "not started" for _, state, _ in rows):
                 print("not running")
-            for proc in procs:
-                print(f"{proc.name:<10} pid {proc.pid:<8} {'running' if proc.alive() else 'stopped'}  {proc.log}")
+            for name, state, proc in rows:
+                where = f"pid {proc.pid:<8} {proc.log}" if proc else ""
+                print(f"{name:<10} {state:<12} {where}".rstrip())
+            dead = [name for name, state, _ in rows if state == "dead"]
+            if dead:
+                print(f"dead: {', '.join(dead)} (make up starts them again)")
         elif args.command == "report":
             return subprocess.call([sys.executable, "-m", "blackfriday.report"], env=valkey_env(stack, os.environ))
         elif args.command == "snapshot":

@@ -60,8 +60,8 @@ def summary(report: dict[str, Any], locust: LocustResult, seconds: int, users: i
 def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate: float, png: Path) -> tuple[int, str]:
     stack = Stack("demo")
     stack.down()  # what an interrupted demo may have left
-    ports = stack.up(environ, fresh=True)
-    focus = Category.parse((stack.state() or {}).get("focus", "Belleza"))
+    ports = stack.up(environ, fresh=True).ports
+    focus = Category.parse((stack.state() or {}).get("settings", {}).get("focus", "Belleza"))
     logs = stack.home / "logs"
     try:
         locust = run_locust(

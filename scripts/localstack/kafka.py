@@ -16,6 +16,10 @@ from localstack import paths
 from localstack.ports import accepts
 from localstack.process import NotReady, Proc, spawn, wait_ready
 
+#: The topics of the local stack (the seed's name, and where the consumer keeps records that are not sales).
+SALES_TOPIC = "sales-topic"
+DEAD_LETTER_TOPIC = "sales-topic-dlq"
+
 LOG4J2 = """\
 status = warn
 appender.console.type = Console

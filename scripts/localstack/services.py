@@ -61,6 +61,7 @@ class Pipeline:
             LOG_LEVEL=env.get("LOG_LEVEL", "INFO"),
             KAFKA_BROKERS=self.kafka_bootstrap,
             KAFKA_TOPIC=self.topic,
+            KAFKA_DLQ_TOPIC=f"{self.topic}-dlq",
             KAFKA_GROUP=self.group,
             VALKEY_ADDR=self.valkey_addr,
             VALKEY_DB=str(self.valkey_db),
@@ -101,16 +102,20 @@ class Pipeline:
         )
         self.procs[instance] = proc
         if wait:
-            wait_ready(proc, lambda: http_ok(self.ready_url(instance)), timeout)
+            self.wait_ready(instance, timeout)
         return proc
+
+    def wait_ready(self, instance: str, timeout: float = 60.0) -> None:
+        """Until the instance's /readyz answers 200; NotReady (with its log's tail) if it dies first."""
+        wait_ready(self.procs[instance], lambda: http_ok(self.ready_url(instance)), timeout)
 
     def start_all(self, consumers: int = 1, timeout: float = 60.0) -> None:
         for instance in ("writer", "bridge", "api"):
             self.start(instance, timeout, wait=False)
         for index in range(consumers):
             self.start("consumer" if index == 0 else f"consumer-{index + 1}", timeout, wait=False)
-        for instance, proc in self.procs.items():
-            wait_ready(proc, lambda i=instance: http_ok(self.ready_url(i)), timeout)  # type: ignore[misc]
+        for instance in self.procs:
+            self.wait_ready(instance, timeout)
 
     def stop(self, instance: str, timeout: float = 30.0) -> bool:
         proc = self.procs.pop(instance, None)

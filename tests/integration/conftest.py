@@ -53,6 +53,7 @@ def valkey_client(valkey_server: ValkeyServer) -> Iterator[valkey.Valkey]:
 def topic(kafka: KafkaBroker) -> str:
     name = f"sales-{uuid.uuid4().hex[:8]}"
     kafka.create_topic(name, PARTITIONS)
+    kafka.create_topic(f"{name}-dlq", PARTITIONS)  # the consumer's dead-letter topic
     return name
 
 

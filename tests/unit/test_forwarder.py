@@ -99,7 +99,7 @@ def test_a_bridge_error_fails_every_sale_of_the_batch_with_its_reason() -> None:
         return outcomes
 
     outcomes = asyncio.run(main())
-    assert all(isinstance(o, DownstreamError) and "Kafka unavailable" in o.reason for o in outcomes)
+    assert all(isinstance(o, DownstreamError) and "Kafka unavailable" in o.detail and o.maybe_stored for o in outcomes)
 
 
 def test_a_wrong_number_of_results_is_not_taken_as_success() -> None:

@@ -33,6 +33,16 @@ class ApiSettings(s.FromEnv):
         minimum=1,
         maximum=1024,
     )
+    max_in_flight: int = s.integer(
+        "MAX_IN_FLIGHT",
+        1024,
+        "sales accepted and not yet answered, at most; more are shed at once with 503 and Retry-After",
+        minimum=1,
+        maximum=1_000_000,
+    )
     max_body_bytes: int = s.integer("MAX_BODY_BYTES", 4096, "larger bodies get 413", minimum=256)
+    body_timeout_seconds: float = s.body_timeout()
+    keep_alive_timeout_seconds: float = s.keep_alive_timeout()
+    max_connections: int = s.max_connections()
     graceful_timeout_seconds: float = s.graceful_timeout()
     log_level: str = s.log_level()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,14 @@ from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
 from blackfriday.bridge.writer_link import WriterLink
 from blackfriday.grpcwire import sale_to_proto
+from blackfriday.httpserver import serve_http
 from blackfriday.ids import new_sale_id, now_ms
 from blackfriday.metrics import new_registry
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.sale import MAX_BATCH, InvalidSale, Sale, loads_strict, sale_from_wire
-from blackfriday.web import BadRequest, Health, context, error_response, json_app, read_json_body, serve_http
+from blackfriday.web import BadRequest, Health, context, error_response, json_app, read_json_body
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +51,8 @@ def _sale(document: Any, where: str = "") -> Sale:
 
 
 async def _document(request: Request) -> Any:
-    body = await read_json_body(request, context(request, BridgeContext).settings.max_body_bytes)
+    settings = context(request, BridgeContext).settings
+    body = await read_json_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     try:
         return loads_strict(body)
     except ValueError as exc:
@@ -55,8 +60,13 @@ async def _document(request: Request) -> Any:
 
 
 def _grpc_error(exc: grpc.aio.AioRpcError) -> Response:
+    """The writer's failure as HTTP: the status grpc-gateway maps its code to. The details stay in the logs
+    (they can name brokers), except a refused sale's field errors, which the caller must see."""
     code = exc.code()
-    return error_response(http_status(code), code.name.lower(), f"writer: {exc.details() or code.name}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return error_response(http_status(code), "invalid sale", exc.details() or "refused by the writer")
+    log.warning("the writer could not store the sales", extra={"code": code.name, "details": exc.details()})
+    return error_response(http_status(code), code.name.lower(), "the writer could not store the sales")
 
 
 def _stored(result: product_sale_pb2.ProductSaleResponse) -> dict[str, Any]:
@@ -114,5 +124,5 @@ def create_app(settings: BridgeSettings, registry: CollectorRegistry) -> Starlet
 
 
 async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
-    app = create_app(settings, new_registry())
-    await serve_http(app, settings.listen_host, settings.listen_port, settings.graceful_timeout_seconds, stop)
+    registry = new_registry()
+    await serve_http(create_app(settings, registry), settings, stop, registry)

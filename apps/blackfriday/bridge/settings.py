@@ -23,5 +23,8 @@ class BridgeSettings(s.FromEnv):
     )
     grpc_timeout_seconds: float = s.number("GRPC_TIMEOUT_SECONDS", 6.0, "deadline of each gRPC call", minimum=0.1)
     max_body_bytes: int = s.integer("MAX_BODY_BYTES", 1_048_576, "larger bodies get 413", minimum=1024)
+    body_timeout_seconds: float = s.body_timeout()
+    keep_alive_timeout_seconds: float = s.keep_alive_timeout()
+    max_connections: int = s.max_connections()
     graceful_timeout_seconds: float = s.graceful_timeout()
     log_level: str = s.log_level()

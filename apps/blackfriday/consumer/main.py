@@ -16,6 +16,7 @@ from kafka.consumer import KafkaConsumer
 from kafka.errors import KafkaError
 
 from blackfriday.bootstrap import service_main
+from blackfriday.consumer.dead_letters import DeadLetters
 from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.consumer.store import Store, StoreOptions
@@ -85,6 +86,8 @@ def consume(
     consumer = _kafka_consumer(settings, stop, probes.heartbeat)
     if consumer is None:
         return
+    dead_letter_topic = settings.dead_letter_topic or f"{settings.kafka_topic}-dlq"
+    dead_letters = None if dead_letter_topic == "-" else DeadLetters(settings.kafka_brokers, dead_letter_topic)
     try:
         loop = ConsumerLoop(
             consumer,
@@ -93,13 +96,19 @@ def consume(
             batch_max=settings.batch_max,
             poll_timeout_ms=settings.poll_timeout_ms,
             stop=stop,
+            dead_letters=dead_letters,
             heartbeat=probes.heartbeat,
         )
         probes.connected.set(True, "connected to Kafka")
-        log.info("consuming", extra={"topic": settings.kafka_topic, "group": settings.kafka_group})
+        log.info(
+            "consuming",
+            extra={"topic": settings.kafka_topic, "group": settings.kafka_group, "dead_letters": dead_letter_topic},
+        )
         loop.run()
     finally:
         consumer.close(autocommit=False)
+        if dead_letters is not None:
+            dead_letters.close()
 
 
 async def serve(settings: ConsumerSettings, stop: asyncio.Event) -> None:

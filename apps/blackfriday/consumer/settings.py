@@ -15,6 +15,12 @@ class ConsumerSettings(s.FromEnv):
     kafka_brokers: list[str] = s.kafka_brokers()
     kafka_topic: str = s.kafka_topic()
     kafka_group: str = s.text("KAFKA_GROUP", "black-friday-group", "the consumer group", wired=True)
+    dead_letter_topic: str = s.text(
+        "KAFKA_DLQ_TOPIC",
+        "",
+        "where records that are not sales are kept for inspection; empty: <KAFKA_TOPIC>-dlq, - : nowhere",
+        wired=True,
+    )
     valkey_addr: str = s.hostport("VALKEY_ADDR", "localhost:6379", "the Valkey primary")
     valkey_password: str | None = s.secret("VALKEY_PASSWORD", "Valkey's password (none by default); never logged")
     valkey_db: int = s.integer("VALKEY_DB", 0, "Valkey database number", minimum=0, maximum=15)
