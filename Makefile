@@ -6,7 +6,7 @@ PY_SOURCES := apps scripts/localstack scripts/release charts/black-friday/hack t
 # The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
-.PHONY: help setup demo up down status snapshot report test generate lint format lock clean
+.PHONY: help setup demo up down status snapshot report chaos test generate lint format lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ down: ## stop everything `make up` started (the data stays)
 snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/dashboard.png)
 	@scripts/setup python
 	@$(PY) -m localstack snapshot --png $(or $(PNG),out/dashboard.png)
+
+chaos: ## the fault matrix under load on a stack of its own (~5 min); the table goes to docs/reliability.md
+	@scripts/setup python kafka
+	@$(PY) -m localstack chaos --write-doc
 
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m localstack status; else echo "not running"; fi

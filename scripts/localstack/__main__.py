@@ -1,4 +1,4 @@
-"""python -m localstack {up,down,status,report,snapshot,demo}: the local stack behind the Makefile's targets."""
+"""python -m localstack {up,down,status,report,snapshot,demo,chaos}: the local stack behind the Makefile's targets."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from blackfriday.valkeyconn import connect
+from localstack.chaos import run as chaos_run
+from localstack.chaos import summary as chaos_summary
+from localstack.chaos import table as chaos_table
+from localstack.chaos import write_doc
 from localstack.demo import run_demo
 from localstack.paths import ROOT, MissingTool
 from localstack.ports import PortTaken
@@ -38,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--users", type=_positive, default=int(os.environ.get("BF_DEMO_USERS", "50")))
     demo.add_argument("--spawn-rate", type=float, default=25.0)
     demo.add_argument("--png", type=Path, default=Path(os.environ.get("BF_SNAPSHOT") or ROOT / "out" / "dashboard.png"))
+    chaos = sub.add_parser("chaos", help="the fault matrix: each fault in turn under load, on a stack of its own")
+    chaos.add_argument("--short", action="store_true", help="short holds and settle times (the form make test runs)")
+    chaos.add_argument("--write-doc", action="store_true", help="write the table into docs/reliability.md")
     snapshot = sub.add_parser("snapshot", help="draw the sales dashboard from the running stack into a PNG")
     snapshot.add_argument("--png", type=Path, default=ROOT / "out" / "dashboard.png")
     args = parser.parse_args(argv)
@@ -77,6 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     client, args.png, {"categoria": env["FOCUS_CATEGORY"], "carnet": os.environ.get("BF_CARNET", "")}
                 )
             print(f"wrote {args.png}")
+        elif args.command == "chaos":
+            timings = {"hold": 2.0, "broker_hold": 7.0, "settle": 3.0, "rate": 100.0}
+            if not args.short:
+                timings = {"hold": 5.0, "broker_hold": 10.0, "settle": 6.0, "rate": 150.0}
+            started = time.monotonic()
+            code, results = chaos_run(os.environ, say=lambda line: print(line, flush=True), **timings)
+            text = chaos_summary(results, time.monotonic() - started, timings["rate"])
+            print(text)
+            if args.write_doc:
+                write_doc(ROOT / "docs" / "reliability.md", chaos_table(results))
+                print("wrote the table into docs/reliability.md")
+            return code
         elif args.command == "demo":
             print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")
             sys.stdout.flush()

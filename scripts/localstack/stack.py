@@ -161,16 +161,7 @@ class Stack:
         partitions = int(settings.get("partitions", 3))
         kafka = KafkaBroker(self.home / "kafka", ports["kafka"], ports["kafka_controller"], partitions=partitions)
         valkey = ValkeyServer(self.home / "valkey", ports["valkey"])
-        pipeline = Pipeline(
-            logs=self.logs,
-            kafka_bootstrap=kafka.bootstrap,
-            valkey_addr=valkey.addr,
-            api_port=ports["api"],
-            bridge_port=ports["bridge"],
-            writer_port=ports["writer"],
-            writer_metrics_port=ports["writer_metrics"],
-            consumer_ports={"consumer": ports["consumer_metrics"]},
-        )
+        pipeline = self._pipeline(ports)
         for name in names:
             if name == "valkey":
                 procs[name] = valkey.start(self.logs / "valkey.log")
@@ -185,6 +176,28 @@ class Stack:
             if name in SERVICES:
                 pipeline.wait_ready(name)
         return procs
+
+    def _pipeline(self, ports: Mapping[str, int]) -> Pipeline:
+        return Pipeline(
+            logs=self.logs,
+            kafka_bootstrap=f"127.0.0.1:{ports['kafka']}",
+            valkey_addr=f"127.0.0.1:{ports['valkey']}",
+            topic=SALES_TOPIC,
+            api_port=ports["api"],
+            bridge_port=ports["bridge"],
+            writer_port=ports["writer"],
+            writer_metrics_port=ports["writer_metrics"],
+            consumer_ports={"consumer": ports["consumer_metrics"]},
+        )
+
+    def pipeline(self) -> Pipeline:
+        """The services of the running stack, to start more of them (a second consumer) on its wiring."""
+        state = self.state()
+        if state is None:
+            raise StackError("the local stack is not running: start it with make up")
+        pipeline = self._pipeline(state["ports"])
+        pipeline.procs.update({n: p for n, p in self.procs().items() if n in SERVICES})
+        return pipeline
 
     def down(self) -> list[str]:
         """Stop every process this stack started (restarted ones included) and nothing else; the data stays."""
