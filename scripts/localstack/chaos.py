@@ -326,10 +326,10 @@ def run(
 def write_doc(doc: Path, text: str) -> None:
     """Replace the table between the markers of docs/reliability.md."""
     content = doc.read_text()
-    pattern = re.compile(r"(<!-- chaos:begin -->\n).*?(\n<!-- chaos:end -->)", re.S)
+    pattern = re.compile(r"(<!-- chaos:begin -->\n)(?:.*?\n)?(<!-- chaos:end -->)", re.S)
     if not pattern.search(content):
         raise ValueError(f"{doc} has no <!-- chaos:begin --> ... <!-- chaos:end --> section")
-    doc.write_text(pattern.sub(lambda m: m.group(1) + text + m.group(2), content))
+    doc.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), content))
 
 
 def summary(results: Sequence[Result], seconds: float, rate: float) -> str:
