@@ -3,6 +3,7 @@ one sale lost or counted twice, and 201s back within 15 s of each component's re
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,3 +55,9 @@ def test_the_short_fault_matrix_loses_nothing_and_counts_nothing_twice(tmp_path:
         assert cells[8] == "0", f"{name}: refused but counted"
     assert "every row holds: 0 lost, 0 double-counted" in done.stdout
     assert not (tmp_path / "state" / "chaos" / "state.json").exists()  # the stack was stopped
+    logs = tmp_path / "state" / "chaos" / "logs"
+    for service in ("api", "bridge", "writer", "consumer", "consumer-2"):
+        lines = [line for line in (logs / f"{service}.log").read_text().splitlines() if line.strip()]
+        assert lines, service
+        for line in lines:  # every line a service writes is JSON, through kills and restarts
+            assert isinstance(json.loads(line), dict), (service, line)
