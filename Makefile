@@ -4,10 +4,11 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/scripts
 
-.PHONY: help setup demo up down status snapshot report test generate lint format lock clean
+.PHONY: help setup demo up down status snapshot report test generate lint format lock clean \
+	cluster-up cluster-down cluster-status
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup: ## install everything (Python venv, Kafka jars, helm, registry tools)
 	@scripts/setup all
@@ -30,6 +31,16 @@ snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/d
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m devstack status; else echo "not running"; fi
 
+cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
+	@scripts/setup python kafka registry k8s
+	@$(PY) -m cluster up
+
+cluster-down: ## stop the local Kubernetes: its processes, network namespace, routes and mounts
+	@if [ -x $(PY) ]; then $(PY) -m cluster down; else echo "nothing was running"; fi
+
+cluster-status: ## show what the local Kubernetes runs and what is dead
+	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
+
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python
 	@$(PY) -m devstack report
@@ -46,7 +57,7 @@ generate: ## rewrite the charts' values schemas and the Grafana dashboards from 
 lint: ## ruff (lint + format check) and mypy --strict
 	@$(PY) -m ruff check apps scripts tests
 	@$(PY) -m ruff format --check apps scripts tests
-	@$(PY) -m mypy apps scripts/devstack tests
+	@$(PY) -m mypy apps scripts/devstack scripts/cluster tests
 
 format: ## apply ruff's formatting and safe fixes
 	@$(PY) -m ruff format apps scripts tests
