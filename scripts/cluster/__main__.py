@@ -37,9 +37,10 @@ def usage(info: ClusterInfo) -> str:
 
 
 def show_status(status: Status) -> int:
+    """Print the status; 0 when the cluster runs or is cleanly stopped, 1 when something is dead or left."""
     if not status.procs and status.host.clean:
         print("not running")
-        return 1
+        return 0
     for proc in status.procs:
         print(f"{proc.name:<24} pid {proc.pid:<8} {'running' if proc.alive else 'DEAD'}  {proc.log}")
     host = status.host
@@ -58,6 +59,8 @@ def show_status(status: Status) -> int:
     dead = [p.name for p in status.procs if not p.alive]
     if dead:
         print(f"dead: {', '.join(dead)} (make cluster-up cleans up and starts again; make cluster-down stops)")
+    elif not status.procs:
+        print("no process recorded, but the host still has the cluster's network set-up: make cluster-down")
     return 1
 
 

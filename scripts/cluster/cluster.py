@@ -2,8 +2,9 @@
 
 State lives in the clone's .stack/cluster/ (git-ignored): state.json (every process started, with its pid
 and the string of its command line that proves it), logs/, pki/, etc/ (configurations), run/ (etcd,
-containerd, the kubelet, volumes, Kafka: wiped at `down`, so every `up` is a fresh cluster) and
-registry/ (the images: kept, so a second `up` builds and pushes nothing).
+containerd, the kubelet, volumes, Kafka: wiped at `down`, so every `up` is a fresh cluster). The
+registry's storage is a cache in ~/.cache/black-friday/k8s/registry (kept, so a second `up`, even from
+another clone, builds and pushes nothing new).
 """
 
 from __future__ import annotations

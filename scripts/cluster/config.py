@@ -116,8 +116,10 @@ class Layout:
 
     @property
     def registry(self) -> Path:
-        """The registry's storage: kept across `down` so the next `up` pushes nothing."""
-        return self.state / "registry"
+        """The registry's storage: a cache in the user's cache directory, kept across `down` and shared by
+        the clones of this machine (one cluster runs at a time), so a later `up` builds and pushes only
+        what changed (the project's image is tagged by the hash of its sources)."""
+        return self.cache / "k8s" / "registry"
 
     @property
     def volumes(self) -> Path:

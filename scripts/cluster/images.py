@@ -223,6 +223,8 @@ def app_image(tag: str, layout: Layout) -> None:
     if done.returncode != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
         raise ClusterError(f"scripts/push-images failed: {lines[-1] if lines else done.returncode} (see {log})")
+    # the registry has it now: keep the (vfs, uncompressed) build storage from growing with every tag
+    run(["buildah", "rmi", f"localhost/black-friday:{tag}"], "remove the local build", check=False, env=buildah_env())
 
 
 def ensure(layout: Layout, say: Say) -> Images:
