@@ -44,6 +44,9 @@ def show_status(status: Status) -> int:
     for proc in status.procs:
         print(f"{proc.name:<24} pid {proc.pid:<8} {'running' if proc.alive else 'DEAD'}  {proc.log}")
     host = status.host
+    if status.owner and status.info is None and not status.procs:
+        print(f"{'owner':<24} the cluster running here is the one of {status.owner}")
+        return 0
     print(
         f"{'network':<24} namespace {NETNS} {'present' if host.netns else 'absent'}, veth "
         f"{'up' if host.veth else 'absent'}, blackhole routes {', '.join(host.blackholes) or 'none'}, "

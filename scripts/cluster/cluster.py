@@ -343,9 +343,14 @@ class Cluster:
                 proc.stop(STOP_TIMEOUTS.get(name, 10.0))
                 stopped.append(name)
 
+        # The namespace, the kubelet's cgroups and the system directories are shared by name: only the clone
+        # that made the namespace touches them (another clone's `down` stops its own recorded processes only).
+        ours = self._ours()
+        if not ours:
+            self.say(f"the network namespace {NETNS} belongs to another clone's cluster ({netns.owner()}): left alone")
         for name in ("kafka", "provisioner", "kube-proxy", "kubelet"):
             stop(name)
-        pods = host.kill_cgroup_processes()
+        pods = host.kill_cgroup_processes() if ours else 0
         if pods:
             stopped.append(f"{pods} pod processes")
         stop("containerd")
@@ -358,8 +363,8 @@ class Cluster:
             stop(name)
         left = host.unmount_all(layout.state)
         host.remove_log_links(layout.run / "pod-logs")
-        host.remove_cgroups()
-        if self._ours():
+        if ours:
+            host.remove_cgroups()
             netns.destroy()
             host.clean_system_dirs(CNI_NETWORK, created)
         if left:
