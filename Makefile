@@ -73,4 +73,5 @@ lock: ## re-pin every Python dependency into constraints.txt
 
 clean: ## remove the local stack's state and generated code (not the installed tools)
 	@$(MAKE) --no-print-directory down
+	@$(MAKE) --no-print-directory cluster-down
 	@rm -rf .stack apps/blackfriday/pb

@@ -12,13 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient, NewTopic
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from cluster import ClusterInfo, ns_run
+from cluster import Cluster, ClusterInfo, MissingPrerequisite, ns_run
 from cluster import host as cluster_host
 from cluster import netns as cluster_netns
-from cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS
+from cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
 from cluster.kube import apply, deployment_ready, node_ready
 from tests.cluster.conftest import Session
 
@@ -289,6 +291,57 @@ def test_the_valkey_image_keeps_the_charts_container_contract(
     logs = core.read_namespaced_pod_log("valkey", namespace, container="valkey", _request_timeout=10)
     assert pod_phase(core, namespace, "valkey") == "Succeeded", logs
     assert logs.splitlines()[-2:] == ["PONG", "999"], logs
+
+
+def test_pods_reach_the_kafka_broker_inside_the_namespace(
+    api: client.ApiClient, cluster: ClusterInfo, namespace: str
+) -> None:
+    """The broker listens and advertises on the node's address: a pod produces, the host reads it back."""
+    topic = f"cluster-test-{namespace}"
+    admin = KafkaAdminClient(bootstrap_servers=cluster.kafka_bootstrap, client_id="cluster-test")
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)], timeout_ms=20000)
+        assert cluster.kafka_topic in admin.list_topics()
+    finally:
+        admin.close()
+    script = "; ".join(
+        [
+            "from kafka import KafkaProducer",
+            f"p = KafkaProducer(bootstrap_servers={cluster.kafka_bootstrap!r})",
+            f"p.send({topic!r}, b'from a pod').get(timeout=30)",
+            "p.close()",
+            "print('sent')",
+        ]
+    )
+    apply(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "producer", "namespace": namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "producer", "image": cluster.app_image, "command": ["python", "-c", script]}],
+            },
+        },
+    )
+    core = client.CoreV1Api(api)
+    wait(lambda: pod_phase(core, namespace, "producer") in ("Succeeded", "Failed"), 120, "the producer pod finished")
+    logs = core.read_namespaced_pod_log("producer", namespace, _request_timeout=10)
+    assert pod_phase(core, namespace, "producer") == "Succeeded", logs
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=cluster.kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=20000
+    )
+    try:
+        assert next(iter(consumer)).value == b"from a pod"  # StopIteration after 20 s of nothing
+    finally:
+        consumer.close()
+
+
+def test_a_missing_binary_is_a_one_line_reason(tmp_path: Path) -> None:
+    layout = Layout(state=tmp_path / "state", bin=tmp_path / "bin", cache=tmp_path)
+    with pytest.raises(MissingPrerequisite, match=r"^etcd binary missing in .*: run scripts/setup k8s$"):
+        Cluster(layout=layout).check_prerequisites()
 
 
 def test_metrics_server_serves_pod_metrics(api: client.ApiClient, cluster: ClusterInfo) -> None:
