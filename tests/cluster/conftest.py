@@ -20,8 +20,13 @@ pytestmark = pytest.mark.cluster
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that stop the cluster run after every other test of the session."""
-    items.sort(key=lambda item: item.get_closest_marker("cluster_teardown") is not None)
+    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
+    not idle beside the suites that follow)."""
+    teardown = [item for item in items if item.get_closest_marker("cluster_teardown")]
+    rest = [item for item in items if not item.get_closest_marker("cluster_teardown")]
+    users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster")]
+    cut = users[-1] + 1 if users else len(rest)
+    items[:] = rest[:cut] + teardown + rest[cut:]
 
 
 class Session:
