@@ -2,7 +2,9 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
-export PYTHONPATH := $(CURDIR)/scripts
+PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster charts/black-friday/hack tests
+# The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
+export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
 .PHONY: help setup demo up down status snapshot report test generate lint format lock clean \
 	cluster-up cluster-down cluster-status
@@ -15,21 +17,21 @@ setup: ## install everything (Python venv, Kafka jars, helm, registry tools)
 
 demo: ## fresh local stack + 30 s of Locust + the dashboard's figures, then stop
 	@scripts/setup python kafka
-	@$(PY) -m devstack demo
+	@$(PY) -m localstack demo
 
-up: ## start Valkey, Kafka and the four services in the background
+up: ## start Valkey, Kafka and the four services in the background (FRESH=1: wipe the data first)
 	@scripts/setup python kafka
-	@$(PY) -m devstack up
+	@$(PY) -m localstack up $(if $(FRESH),--fresh)
 
 down: ## stop everything `make up` started (the data stays)
-	@if [ -x $(PY) ]; then $(PY) -m devstack down; else echo "nothing was running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m localstack down; else echo "nothing was running"; fi
 
 snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/dashboard.png)
 	@scripts/setup python
-	@$(PY) -m devstack snapshot --png $(or $(PNG),out/dashboard.png)
+	@$(PY) -m localstack snapshot --png $(or $(PNG),out/dashboard.png)
 
 status: ## show what `make up` runs
-	@if [ -x $(PY) ]; then $(PY) -m devstack status; else echo "not running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m localstack status; else echo "not running"; fi
 
 cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
 	@scripts/setup python kafka registry k8s
@@ -43,25 +45,25 @@ cluster-status: ## show what the local Kubernetes runs and what is dead
 
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python
-	@$(PY) -m devstack report
+	@$(PY) -m localstack report
 
 test: ## set up what is missing, check style and types, run every test suite
 	@scripts/setup all
 	@$(MAKE) --no-print-directory lint
 	@$(PY) -m pytest
 
-generate: ## rewrite the charts' values schemas and the Grafana dashboards from scripts/devstack
+generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
 	@scripts/setup python
-	@$(PY) -m devstack generate
+	@$(PY) -m chartgen
 
 lint: ## ruff (lint + format check) and mypy --strict
-	@$(PY) -m ruff check apps scripts tests
-	@$(PY) -m ruff format --check apps scripts tests
-	@$(PY) -m mypy apps scripts/devstack scripts/cluster tests
+	@$(PY) -m ruff check $(PY_SOURCES)
+	@$(PY) -m ruff format --check $(PY_SOURCES)
+	@$(PY) -m mypy $(PY_SOURCES)
 
 format: ## apply ruff's formatting and safe fixes
-	@$(PY) -m ruff format apps scripts tests
-	@$(PY) -m ruff check --fix apps scripts tests
+	@$(PY) -m ruff format $(PY_SOURCES)
+	@$(PY) -m ruff check --fix $(PY_SOURCES)
 
 lock: ## re-pin every Python dependency into constraints.txt
 	@scripts/setup python

@@ -1,10 +1,21 @@
-"""Sales to and from their protobuf form (the writer's gRPC contract in protos/)."""
+"""The writer's gRPC contract (protos/blackfriday/pb/product_sale.proto): its names, and sales to and from it.
+
+The bridge (client) and the writer (server) take the service name, the health check name and the
+conversions from here.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from blackfriday.ids import new_sale_id, now_ms
 from blackfriday.pb import product_sale_pb2
-from blackfriday.sale import Sale, sale_from_wire
+from blackfriday.sale import Sale, Stored, sale_from_wire
+
+#: The gRPC service, which is also the name its readiness is checked under (grpc.health.v1).
+SERVICE_NAME: Final = product_sale_pb2.DESCRIPTOR.services_by_name["ProductSaleService"].full_name
+#: The seed's `estado` of a stored sale.
+PROCESSED: Final = "Procesado"
 
 
 def sale_to_proto(sale: Sale) -> product_sale_pb2.ProductSaleRequest:
@@ -32,4 +43,10 @@ def sale_from_proto(message: product_sale_pb2.ProductSaleRequest) -> Sale:
             "precio": message.precio,
             "cantidad_vendida": message.cantidad_vendida,
         }
+    )
+
+
+def stored_reply(sale: Sale, stored: Stored) -> product_sale_pb2.ProductSaleResponse:
+    return product_sale_pb2.ProductSaleResponse(
+        estado=PROCESSED, exito=True, sale_id=sale.id, partition=stored.partition, offset=stored.offset
     )

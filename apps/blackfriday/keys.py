@@ -23,7 +23,8 @@ CATEGORY_PRICE_CENTS: Final = PREFIX + "category:price_cents"
 CATEGORY_AVG_UNITS: Final = PREFIX + "category:avg_units"
 CATEGORY_AVG_PRICE: Final = PREFIX + "category:avg_price"
 THROUGHPUT: Final = PREFIX + "throughput"
-THROUGHPUT_CURRENT: Final = PREFIX + "throughput:current"
+#: The second being counted for the throughput stream: second, sales, owes_zero (apply.lua).
+THROUGHPUT_CLOCK: Final = PREFIX + "throughput:clock"
 DEDUP_PREFIX: Final = PREFIX + "dedup:"
 
 #: Sale ids are remembered per hour of their acceptance time.

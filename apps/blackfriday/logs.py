@@ -1,15 +1,25 @@
-"""Structured logs: one JSON object per line on stdout, configured once in each service's main()."""
+"""Structured logs: one JSON object per line on stdout, configured once in each service's start.
+
+Everything a service writes goes through here, so every line is JSON: its own logs, the libraries' logs,
+warnings, and the tracebacks of exceptions nobody caught (in the main thread, other threads, or asyncio
+tasks).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+import threading
 import time
+from types import TracebackType
 from typing import Any, Final
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged as a field.
 _STANDARD: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+log = logging.getLogger(__name__)
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,13 +43,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def _uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    log.critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is None:
+        return
+    log.critical(
+        "uncaught exception in a thread",
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback),
+        extra={"thread": args.thread.name if args.thread else None},
+    )
+
+
+def asyncio_exception_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception asyncio could not hand to anybody (a task nobody awaited, a callback)."""
+    exc = context.get("exception")
+    log.error(
+        context.get("message", "unhandled exception in the event loop"),
+        exc_info=(type(exc), exc, exc.__traceback__) if isinstance(exc, BaseException) else None,
+    )
+
+
 def configure(service: str, level: str) -> None:
-    """Route every logger to stdout as JSON at ``level``; replaces handlers set before."""
+    """Route every logger, warning and uncaught exception to stdout as JSON at ``level``."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
     # kafka-python logs every reconnect attempt at WARNING/ERROR; keep our own logs readable.
     logging.getLogger("kafka").setLevel(max(logging.getLevelName(level), logging.WARNING))
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)

@@ -27,7 +27,8 @@ import valkey
 
 from blackfriday import keys
 from blackfriday.sale import Category
-from blackfriday.settings import Env, SettingsError, split_hostport
+from blackfriday.settings import Env, SettingsError
+from blackfriday.valkeyconn import connect
 
 Ranked = tuple[str, int]  # (product id, units)
 
@@ -146,11 +147,6 @@ def read_figures(client: valkey.Valkey, focus: Category) -> Figures:
         tracked_product=_text(tracked),
         prices=[fields[b"precio"].decode() for _, fields in prices],
     )
-
-
-def connect(addr: str, password: str | None, db: int = 0) -> valkey.Valkey:
-    host, port = split_hostport(addr)
-    return valkey.Valkey(host=host, port=port, password=password, db=db, socket_timeout=10)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

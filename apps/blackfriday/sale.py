@@ -23,6 +23,8 @@ MAX_PRODUCT_ID_CHARS: Final = 64
 MAX_PRICE: Final = 1_000_000
 MAX_QUANTITY: Final = 10_000
 MAX_SALE_ID_CHARS: Final = 64
+#: Most sales in one batch on any hop (api -> bridge request, bridge -> writer gRPC call).
+MAX_BATCH: Final = 1000
 
 PUBLIC_FIELDS: Final = ("categoria", "producto_id", "precio", "cantidad_vendida")
 WIRE_FIELDS: Final = ("id", "accepted_at_ms", *PUBLIC_FIELDS)
@@ -66,6 +68,14 @@ class InvalidSale(ValueError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Where Kafka stored a sale: the writer's ack, carried back to the api's caller."""
+
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +241,25 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: with a repeated key, parsers disagree on which value wins."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
 def loads_strict(data: bytes | str) -> Any:
-    """json.loads that refuses NaN and Infinity (Python accepts them by default); ValueError on bad JSON."""
-    return json.loads(data, parse_constant=_reject_constant)
+    """json.loads that refuses NaN and Infinity (Python takes them by default) and repeated keys.
+
+    ValueError on bad JSON, too deep nesting included (Python's parser would raise RecursionError).
+    """
+    try:
+        return json.loads(data, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def sale_from_json(data: bytes) -> Sale:

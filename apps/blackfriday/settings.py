@@ -1,15 +1,23 @@
-"""Reading settings from environment variables: every bad value stops start-up naming the variable.
+"""Settings from environment variables: one declaration per variable, every bad value stops start-up naming it.
 
-Each service has one frozen settings dataclass built by its ``from_env`` with these helpers. The
-variables and their defaults are listed in docs/configuration.md.
+Each service has one frozen settings dataclass whose fields are declared with the functions below
+(``port``, ``integer``, ``url``, ...). That declaration is the one list of a service's settings: ``load``
+reads the environment from it, and the chart generator (charts/black-friday/hack) writes from it the
+`config:` schema of the service's subchart and docs/configuration.md. A `config:` key the service does not
+read therefore fails `helm install` naming the key.
+
+A setting marked ``wired`` is set by the chart itself (addresses of the other components, ports, secrets,
+the log level): it is not a `config:` key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Literal, Self
 
 from blackfriday.sale import Category
 
@@ -18,8 +26,139 @@ class SettingsError(ValueError):
     """A configuration value that cannot be used; the message starts with the variable's name."""
 
 
+Kind = Literal[
+    "text", "secret", "integer", "number", "port", "hostport", "hostports", "url", "target", "category", "log_level"
+]
+
 _HOSTPORT: Final = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
-_LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# host:port, or a gRPC name-resolver target such as dns:///writer-headless:50051
+_TARGET: Final = re.compile(r"^((dns|ipv4|ipv6|unix):(//[^/]*/)?)?[A-Za-z0-9_.\[\]:-]+:\d{1,5}$")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """One environment variable a service reads: its kind, default, bounds and meaning."""
+
+    name: str
+    kind: Kind
+    default: Any
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    #: Set by the chart from its own values and helpers, not through the subchart's `config:` map.
+    wired: bool = False
+
+
+def _declare(spec: Spec) -> Any:
+    return dataclasses.field(metadata={"spec": spec})
+
+
+def text(name: str, default: str, doc: str, *, wired: bool = False) -> Any:
+    return _declare(Spec(name, "text", default, doc, wired=wired))
+
+
+def secret(name: str, doc: str) -> Any:
+    """An optional secret (None when unset); never logged. Always wired: it comes from a Secret."""
+    return _declare(Spec(name, "secret", None, doc, wired=True))
+
+
+def integer(
+    name: str, default: int, doc: str, *, minimum: int | None = None, maximum: int | None = None, wired: bool = False
+) -> Any:
+    return _declare(Spec(name, "integer", default, doc, minimum, maximum, wired))
+
+
+def number(
+    name: str,
+    default: float,
+    doc: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    wired: bool = False,
+) -> Any:
+    return _declare(Spec(name, "number", default, doc, minimum, maximum, wired))
+
+
+def port(name: str, default: int, doc: str) -> Any:
+    """A port to listen on; the chart sets it from its port table (bf-common's bf.ports)."""
+    return _declare(Spec(name, "port", default, doc, 0, 65535, wired=True))
+
+
+def hostport(name: str, default: str, doc: str) -> Any:
+    return _declare(Spec(name, "hostport", default, doc, wired=True))
+
+
+def hostports(name: str, default: str, doc: str) -> Any:
+    return _declare(Spec(name, "hostports", default, doc, wired=True))
+
+
+def url(name: str, default: str, doc: str) -> Any:
+    return _declare(Spec(name, "url", default, doc, wired=True))
+
+
+def target(name: str, default: str, doc: str) -> Any:
+    """A gRPC target: host:port, or dns:///name:port to balance over every address of a name."""
+    return _declare(Spec(name, "target", default, doc, wired=True))
+
+
+def category(name: str, default: Category, doc: str, *, wired: bool = False) -> Any:
+    return _declare(Spec(name, "category", default, doc, wired=wired))
+
+
+# Settings every service (or every server) has, declared once.
+def listen_host() -> Any:
+    return text("LISTEN_HOST", "0.0.0.0", "address to listen on", wired=True)  # noqa: S104 - a server in a container
+
+
+def graceful_timeout() -> Any:
+    return number(
+        "GRACEFUL_TIMEOUT_SECONDS",
+        10.0,
+        "on SIGTERM, how long in-flight work may take to finish (keep it below the pod's grace period)",
+        minimum=0,
+    )
+
+
+def keep_alive_timeout() -> Any:
+    return number(
+        "KEEP_ALIVE_TIMEOUT_SECONDS",
+        65.0,
+        "an idle keep-alive connection, or one still sending a request's headers, is closed after this long "
+        "(keep it above a proxy's upstream keep-alive timeout: NGINX's is 60 s)",
+        minimum=1,
+    )
+
+
+def body_timeout() -> Any:
+    return number(
+        "BODY_TIMEOUT_SECONDS", 10.0, "a request whose body is not received within this long gets 408", minimum=0.1
+    )
+
+
+def max_connections() -> Any:
+    return integer(
+        "MAX_CONNECTIONS",
+        1024,
+        "open client connections at most; one more is answered 503 with Retry-After and closed",
+        minimum=1,
+        maximum=1_000_000,
+    )
+
+
+def log_level() -> Any:
+    return _declare(
+        Spec("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR; logs are JSON lines on stdout", wired=True)
+    )
+
+
+def kafka_brokers() -> Any:
+    return hostports("KAFKA_BROKERS", "localhost:9092", "Kafka bootstrap servers, comma-separated host:port")
+
+
+def kafka_topic() -> Any:
+    return text("KAFKA_TOPIC", "sales-topic", "the sales topic", wired=True)
 
 
 class Env:
@@ -32,88 +171,144 @@ class Env:
         value = self._environ.get(name)
         return None if value is None or value.strip() == "" else value.strip()
 
+    def read(self, spec: Spec) -> Any:
+        """The value of one declared setting (its default when unset or blank)."""
+        value = self.raw(spec.name)
+        if spec.kind == "secret":
+            return value
+        result = spec.default if value is None else _PARSERS[spec.kind](spec.name, value)
+        if isinstance(result, int | float) and not isinstance(result, bool):
+            _check_range(spec.name, result, spec.minimum, spec.maximum)
+        if spec.kind == "hostports" and isinstance(result, str):
+            result = _hostports(spec.name, result)
+        return result
+
     def text(self, name: str, default: str) -> str:
         value = self.raw(name)
         return default if value is None else value
 
     def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
-        value = self.raw(name)
-        if value is None:
-            result = default
-        else:
-            try:
-                result = int(value)
-            except ValueError:
-                raise SettingsError(f"{name}: expected an integer, got {value!r}") from None
-        _check_range(name, result, minimum, maximum)
+        result: int = self.read(Spec(name, "integer", default, "", minimum, maximum))
         return result
-
-    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
-        value = self.raw(name)
-        if value is None:
-            result = default
-        else:
-            try:
-                result = float(value)
-            except ValueError:
-                raise SettingsError(f"{name}: expected a number, got {value!r}") from None
-            if not math.isfinite(result):
-                raise SettingsError(f"{name}: expected a finite number, got {value!r}")
-        _check_range(name, result, minimum, maximum)
-        return result
-
-    def port(self, name: str, default: int) -> int:
-        return self.integer(name, default, minimum=0, maximum=65535)
 
     def hostport(self, name: str, default: str) -> str:
-        value = self.text(name, default)
-        match = _HOSTPORT.match(value)
-        if match is None or not 0 < int(match["port"]) <= 65535:
-            raise SettingsError(f"{name}: expected host:port, got {value!r}")
-        return value
-
-    def hostports(self, name: str, default: str) -> list[str]:
-        value = self.text(name, default)
-        items = [item.strip() for item in value.split(",") if item.strip()]
-        if not items:
-            raise SettingsError(f"{name}: expected a comma-separated list of host:port, got {value!r}")
-        for item in items:
-            match = _HOSTPORT.match(item)
-            if match is None or not 0 < int(match["port"]) <= 65535:
-                raise SettingsError(f"{name}: expected host:port in the list, got {item!r}")
-        return items
-
-    def url(self, name: str, default: str) -> str:
-        value = self.text(name, default).rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise SettingsError(f"{name}: expected an http:// or https:// URL, got {value!r}")
-        return value
+        result: str = self.read(Spec(name, "hostport", default, ""))
+        return result
 
     def category(self, name: str, default: Category) -> Category:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            return Category.parse(int(value) if value.isdigit() else value)
-        except ValueError:
-            names = ", ".join(c.name for c in Category)
-            raise SettingsError(f"{name}: expected 1-4 or a category name ({names}), got {value!r}") from None
+        result: Category = self.read(Spec(name, "category", default, ""))
+        return result
 
-    def log_level(self, name: str = "LOG_LEVEL", default: str = "INFO") -> str:
-        value = self.text(name, default).upper()
-        if value not in _LOG_LEVELS:
-            raise SettingsError(f"{name}: expected one of {', '.join(_LOG_LEVELS)}, got {value!r}")
-        return value
+
+def _integer(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {value!r}") from None
+
+
+def _number(name: str, value: str) -> float:
+    try:
+        result = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {value!r}") from None
+    if not math.isfinite(result):
+        raise SettingsError(f"{name}: expected a finite number, got {value!r}")
+    return result
+
+
+def _hostport(name: str, value: str) -> str:
+    match = _HOSTPORT.match(value)
+    if match is None or not 0 < int(match["port"]) <= 65535:
+        raise SettingsError(f"{name}: expected host:port, got {value!r}")
+    return value
+
+
+def _hostports(name: str, value: str) -> list[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if not items:
+        raise SettingsError(f"{name}: expected a comma-separated list of host:port, got {value!r}")
+    for item in items:
+        match = _HOSTPORT.match(item)
+        if match is None or not 0 < int(match["port"]) <= 65535:
+            raise SettingsError(f"{name}: expected host:port in the list, got {item!r}")
+    return items
+
+
+def _url(name: str, value: str) -> str:
+    value = value.rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise SettingsError(f"{name}: expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _target(name: str, value: str) -> str:
+    if not _TARGET.match(value):
+        raise SettingsError(f"{name}: expected host:port or dns:///host:port, got {value!r}")
+    return value
+
+
+def _category(name: str, value: str) -> Category:
+    try:
+        return Category.parse(int(value) if value.isdigit() else value)
+    except ValueError:
+        names = ", ".join(c.name for c in Category)
+        raise SettingsError(f"{name}: expected 1-4 or a category name ({names}), got {value!r}") from None
+
+
+def _log_level(name: str, value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise SettingsError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return value.upper()
+
+
+_PARSERS: Final[dict[str, Any]] = {
+    "text": lambda name, value: value,
+    "integer": _integer,
+    "port": _integer,
+    "number": _number,
+    "hostport": _hostport,
+    "hostports": lambda name, value: value,  # split and checked by Env.read, for the default too
+    "url": _url,
+    "target": _target,
+    "category": _category,
+    "log_level": _log_level,
+}
+
+
+def plain(value: float) -> str:
+    """A bound as people write it: 1000000, 0.1 (never 1e+06 or 10.0)."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _check_range(name: str, value: float, minimum: float | None, maximum: float | None) -> None:
     if minimum is not None and value < minimum:
-        raise SettingsError(f"{name}: must be at least {minimum}, got {value}")
+        raise SettingsError(f"{name}: must be at least {plain(minimum)}, got {plain(value)}")
     if maximum is not None and value > maximum:
-        raise SettingsError(f"{name}: must be at most {maximum}, got {value}")
+        raise SettingsError(f"{name}: must be at most {plain(maximum)}, got {plain(value)}")
+
+
+class FromEnv:
+    """Base of the settings dataclasses: ``from_env`` reads every declared field."""
+
+    __slots__ = ()
+    #: The service these settings belong to (bf-<service>), for messages and the generated docs.
+    SERVICE: ClassVar[str]
+    #: Every service has a log level (declared with ``log_level()``).
+    log_level: str
+
+    @classmethod
+    def specs(cls) -> list[Spec]:
+        return [f.metadata["spec"] for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Self:
+        env = Env(environ)
+        values = {f.name: env.read(f.metadata["spec"]) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def split_hostport(value: str) -> tuple[str, int]:
-    """'host:port' -> (host, port); the value must have passed Env.hostport."""
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
+    """'host:port' -> (host, port); the value must have passed a hostport check."""
+    host, _, port_text = value.rpartition(":")
+    return host.strip("[]"), int(port_text)

@@ -24,7 +24,7 @@ import httpx
 import valkey
 
 from blackfriday import keys
-from blackfriday.report import connect
+from blackfriday.valkeyconn import connect
 
 DEFAULT_SALE = {"categoria": "Hogar", "producto_id": "helm-test", "precio": 100.0, "cantidad_vendida": 1}
 

@@ -1,53 +1,71 @@
-"""What the two HTTP services (api, bridge) share: JSON errors, bounded bodies, metrics, health, serving.
+"""What the two HTTP services (api, bridge) share: JSON errors, bounded bodies, metrics, health.
 
-Serving follows Hypercorn's embedding: SIGTERM sets one event; readiness turns 503 at once, listeners
-close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then the lifespan closes the clients.
+Every answer is JSON, the errors of the framework itself included (404, 405). blackfriday.httpserver
+serves these apps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
-from blackfriday.metrics import LATENCY_BUCKETS
+from blackfriday.metrics import latency
+from blackfriday.readiness import Readiness
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BadRequest(Exception):
     """A request the client must fix; becomes a JSON error response naming the bad fields."""
 
-    def __init__(self, status: int, error: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, error: str, fields: dict[str, str] | None = None, *, close: bool = False) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.fields = fields or {}
+        #: Close the connection after the answer (the request was not read to its end).
+        self.close = close
 
     def response(self) -> JSONResponse:
         body: dict[str, Any] = {"error": self.error}
         if self.fields:
             body["fields"] = self.fields
-        return JSONResponse(body, status_code=self.status)
+        return JSONResponse(body, status_code=self.status, headers={"connection": "close"} if self.close else None)
 
 
 def error_response(status: int, error: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": error, "reason": reason}, status_code=status)
 
 
-async def read_json_body(request: Request, max_bytes: int) -> bytes:
-    """The body of a JSON request, refusing a wrong content type (415) or more than ``max_bytes`` (413)."""
+def context(request: Request, kind: type[T]) -> T:
+    """The typed state the app's lifespan handed to its handlers (``{"ctx": ...}``)."""
+    ctx = request.state.ctx
+    assert isinstance(ctx, kind), f"the lifespan's ctx is {type(ctx).__name__}, not {kind.__name__}"
+    return ctx
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404 no such route, 405 wrong method) as JSON, like every other answer."""
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
+
+
+async def read_json_body(request: Request, max_bytes: int, timeout: float) -> bytes:
+    """The body of a JSON request: a wrong content type is 415, more than ``max_bytes`` 413, a body that has
+    not arrived within ``timeout`` seconds 408 (and the connection is closed: a slow client holds nothing)."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
@@ -62,13 +80,16 @@ async def read_json_body(request: Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_bytes:
-                raise BadRequest(413, "body too large", {"body": f"must be at most {max_bytes} bytes"})
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BadRequest(413, "body too large", {"body": f"must be at most {max_bytes} bytes"})
+                chunks.append(chunk)
     except ClientDisconnect:
         raise BadRequest(400, "client disconnected", {"body": "the request body was not received"}) from None
+    except TimeoutError:
+        raise BadRequest(408, "request timeout", {"body": f"not received within {timeout:g}s"}, close=True) from None
     return b"".join(chunks)
 
 
@@ -81,13 +102,7 @@ class HttpMetrics:
         self._requests = Counter(
             "bf_http_requests", "HTTP requests by route and status code", ["route", "code"], registry=registry
         )
-        self._latency = Histogram(
-            "bf_http_request_seconds",
-            "HTTP request latency by route",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self._latency = latency(registry, "bf_http_request_seconds", "HTTP request latency by route", ["route"])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,12 +127,16 @@ class HttpMetrics:
 
 
 class Health:
-    """Liveness, readiness (with a check of the next hop) and metrics endpoints."""
+    """Liveness, readiness (not while draining, and only when the next hop answers) and metrics endpoints."""
 
     def __init__(self, registry: CollectorRegistry, downstream: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
         self._registry = registry
         self._downstream = downstream
-        self.draining = False
+        self.readiness = Readiness()
+
+    @property
+    def draining(self) -> bool:
+        return self.readiness.draining
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -126,6 +145,7 @@ class Health:
         if self.draining:
             return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
         ok, reason = await self._downstream()
+        self.readiness.set(ok, reason)
         return JSONResponse({"status": "ok" if ok else "unavailable", "reason": reason}, status_code=200 if ok else 503)
 
     async def metrics(self, request: Request) -> Response:
@@ -139,24 +159,12 @@ class Health:
         ]
 
 
-async def serve_http(app: ASGIApp, host: str, port: int, graceful_timeout: float, health: Health) -> None:
-    """Serve until SIGTERM/SIGINT, then drain: not ready, stop accepting, finish in-flight, close."""
-    stop = asyncio.Event()
-
-    def on_signal() -> None:
-        log.info("shutting down: draining in-flight requests", extra={"grace_seconds": graceful_timeout})
-        health.draining = True
-        stop.set()
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal)
-    config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
-    config.graceful_timeout = graceful_timeout
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.keep_alive_timeout = 75  # longer than typical load balancer idle timeouts
-    log.info("listening", extra={"host": host, "port": port})
-    framework: Any = app  # hypercorn's ASGI types are narrower than Starlette's
-    await serve(framework, config, shutdown_trigger=stop.wait, mode="asgi")
+def json_app(
+    routes: Sequence[Route], lifespan: Lifespan[Starlette], registry: CollectorRegistry, health: Health
+) -> Starlette:
+    """A Starlette app of ``routes`` plus the health routes, JSON errors and request metrics."""
+    all_routes = [*routes, *health.routes()]
+    app = Starlette(routes=all_routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.health = health
+    app.add_middleware(HttpMetrics, registry=registry, routes=[route.path for route in all_routes])
+    return app

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from cluster.cluster import Cluster, ClusterInfo, Status
 from cluster.config import NETNS, ClusterError
-from devstack.process import NotReady
+from localstack.process import NotReady
 
 
 def say(message: str) -> None:

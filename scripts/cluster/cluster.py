@@ -39,8 +39,8 @@ from cluster.config import (
     MissingPrerequisite,
 )
 from cluster.shell import environment, run, which
-from devstack.ports import accepts
-from devstack.process import Proc, spawn, wait_for
+from localstack.ports import accepts
+from localstack.process import Proc, spawn, wait_for
 
 Say = Callable[[str], None]
 STOP_TIMEOUTS = {"kube-apiserver": 15.0, "etcd": 15.0, "kafka": 30.0, "containerd": 15.0, "kubelet": 15.0}

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from devstack.paths import HELM
 from tests.conftest import ROOT
 
 CHART = ROOT / "charts" / "black-friday"
+#: Built by scripts/setup helm.
+HELM = ROOT / ".cache" / "bin" / "helm"
 VALUES = ROOT / "values"
 KUBE_VERSION = "1.33.0"
 STRIMZI = "kafka.strimzi.io/v1/Kafka"

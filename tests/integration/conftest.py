@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import valkey
 
-from devstack.kafka import KafkaBroker
-from devstack.ports import free_port
-from devstack.services import Pipeline
-from devstack.valkey import ValkeyServer
+from localstack.kafka import KafkaBroker
+from localstack.ports import free_port
+from localstack.services import Pipeline
+from localstack.valkey import ValkeyServer
 
 PARTITIONS = 4
 
@@ -53,6 +53,7 @@ def valkey_client(valkey_server: ValkeyServer) -> Iterator[valkey.Valkey]:
 def topic(kafka: KafkaBroker) -> str:
     name = f"sales-{uuid.uuid4().hex[:8]}"
     kafka.create_topic(name, PARTITIONS)
+    kafka.create_topic(f"{name}-dlq", PARTITIONS)  # the consumer's dead-letter topic
     return name
 
 

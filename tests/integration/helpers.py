@@ -16,9 +16,10 @@ import httpx
 import valkey
 
 from blackfriday import keys
-from blackfriday.report import build_report, connect, read_figures
+from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, validate_purchase
-from devstack.process import wait_for
+from blackfriday.valkeyconn import connect
+from localstack.process import wait_for
 from tests.model import Line
 
 PRODUCTS = {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.ports import free_port
+from localstack.ports import free_port
 from tests.conftest import ROOT
 from tests.integration.helpers import post_sales, wait_total
 
@@ -86,7 +86,7 @@ def test_snapshot_needs_a_running_stack(stack_env: dict[str, str], tmp_path: Pat
         check=False,
     )
     assert done.returncode != 0
-    assert "devstack snapshot: the local stack is not running: start it with make up" in done.stderr
+    assert "localstack snapshot: the local stack is not running: start it with make up" in done.stderr
 
 
 def test_a_taken_port_is_a_one_line_error(stack_env: dict[str, str]) -> None:
@@ -95,9 +95,9 @@ def test_a_taken_port_is_a_one_line_error(stack_env: dict[str, str]) -> None:
         taken.listen()
         up = make("up", stack_env, timeout=60)
     assert up.returncode != 0
-    message = [line for line in up.stderr.splitlines() if line.startswith("devstack")]
+    message = [line for line in up.stderr.splitlines() if line.startswith("localstack")]
     assert message == [
-        f"devstack up: kafka: port 127.0.0.1:{stack_env['BF_KAFKA_PORT']} is already in use "
+        f"localstack up: kafka: port 127.0.0.1:{stack_env['BF_KAFKA_PORT']} is already in use "
         "(set BF_KAFKA_PORT to use another port)"
     ]
 

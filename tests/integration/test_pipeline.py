@@ -10,8 +10,8 @@ import pytest
 from kafka.consumer import KafkaConsumer
 from kafka.structs import TopicPartition
 
-from devstack.kafka import KafkaBroker
-from devstack.services import Pipeline
+from localstack.kafka import KafkaBroker
+from localstack.services import Pipeline
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     known_sales,

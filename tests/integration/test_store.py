@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from typing import cast
 
 import pytest
@@ -13,7 +14,8 @@ from blackfriday import keys
 from blackfriday.consumer.store import Store, StoreOptions
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, Sale
-from devstack.valkey import ValkeyServer
+from localstack.valkey import ValkeyServer
+from tests.conftest import ROOT
 from tests.model import Line, expected_report
 
 pytestmark = pytest.mark.integration
@@ -113,16 +115,119 @@ def test_dedup_sets_expire_after_their_hour_plus_the_ttl(valkey_client: valkey.V
     assert expires_at == hour_end + OPTIONS.dedup_ttl_seconds
 
 
-def test_throughput_stream_gets_one_entry_per_second_then_falls_to_zero(valkey_client: valkey.Valkey) -> None:
-    store = Store(valkey_client, OPTIONS)
-    now = int(cast(tuple[int, int], valkey_client.time())[0])
-    # Pretend the current second began earlier: a busy second that is now over.
-    valkey_client.hset(keys.THROUGHPUT_CURRENT, mapping={"sec": now - 3, "count": 42, "nz": 0})
-    store.tick()
-    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], valkey_client.xrange(keys.THROUGHPUT))
-    assert [(e[0].decode(), e[1][b"sales"]) for e in entries] == [
-        (f"{(now - 3) * 1000}-0", b"42"),
-        (f"{(now - 2) * 1000}-0", b"0"),
-    ]
-    store.apply(sales(5, seed=4))
-    assert int(cast(bytes, valkey_client.hget(keys.THROUGHPUT_CURRENT, "count"))) >= 5
+def valkey_second(client: valkey.Valkey) -> int:
+    return int(cast(tuple[int, int], client.time())[0])
+
+
+def clock(client: valkey.Valkey) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in cast(dict[bytes, bytes], client.hgetall(keys.THROUGHPUT_CLOCK)).items()}
+
+
+def points(client: valkey.Valkey) -> list[tuple[int, int]]:
+    """(second, sales) of every throughput entry."""
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(keys.THROUGHPUT))
+    return [(int(ident.decode().split("-")[0]) // 1000, int(fields[b"sales"])) for ident, fields in entries]
+
+
+def tick_at(client: valkey.Valkey, store: Store, state: Callable[[int], dict[str, int]], batch: list[Sale]) -> int:
+    """Set the clock to ``state(now)`` and apply ``batch`` within one second of Valkey's clock; that second.
+
+    The script reads Valkey's own clock, so a run that straddles a second is retried: each branch of the
+    clock is tested with the exact second it ran in.
+    """
+    for _ in range(20):
+        client.flushdb()
+        now = valkey_second(client)
+        mapping = state(now)
+        if mapping:
+            client.hset(keys.THROUGHPUT_CLOCK, mapping=mapping)
+        if batch:
+            store.apply(batch)
+        else:
+            store.tick()
+        if valkey_second(client) == now:
+            return now
+    raise AssertionError("could not run the script within one second of Valkey's clock")
+
+
+@pytest.fixture
+def store(valkey_client: valkey.Valkey) -> Store:
+    return Store(valkey_client, OPTIONS)
+
+
+def test_clock_first_call_opens_the_current_second(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {}, sales(3, seed=5))
+    assert clock(valkey_client) == {"second": now, "sales": 3, "owes_zero": 0}
+    assert points(valkey_client) == []
+
+
+def test_clock_same_second_counts_into_it(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now, "sales": 7, "owes_zero": 0}, sales(4, seed=6))
+    assert clock(valkey_client) == {"second": now, "sales": 11, "owes_zero": 0}
+    assert points(valkey_client) == []
+
+
+def test_clock_idle_tick_in_the_same_second_changes_nothing(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now, "sales": 7, "owes_zero": 1}, [])
+    assert clock(valkey_client) == {"second": now, "sales": 7, "owes_zero": 1}
+    assert points(valkey_client) == []
+
+
+def test_clock_a_second_behind_valkeys_clock_counts_into_the_open_one(
+    valkey_client: valkey.Valkey, store: Store
+) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now + 5, "sales": 2, "owes_zero": 0}, sales(1, seed=7))
+    assert clock(valkey_client) == {"second": now + 5, "sales": 3, "owes_zero": 0}
+
+
+def test_clock_busy_second_just_over_is_written_and_owes_a_zero(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now - 1, "sales": 42, "owes_zero": 0}, [])
+    assert points(valkey_client) == [(now - 1, 42)]
+    assert clock(valkey_client) == {"second": now, "sales": 0, "owes_zero": 1}
+
+
+def test_clock_busy_second_long_over_is_written_with_the_zero_after_it(
+    valkey_client: valkey.Valkey, store: Store
+) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now - 3, "sales": 42, "owes_zero": 0}, sales(5, seed=8))
+    assert points(valkey_client) == [(now - 3, 42), (now - 2, 0)]
+    assert clock(valkey_client) == {"second": now, "sales": 5, "owes_zero": 0}
+
+
+def test_clock_idle_second_that_owes_a_zero_writes_it(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now - 2, "sales": 0, "owes_zero": 1}, [])
+    assert points(valkey_client) == [(now - 2, 0)]
+    assert clock(valkey_client) == {"second": now, "sales": 0, "owes_zero": 0}
+
+
+def test_clock_idle_second_that_owes_nothing_writes_nothing(valkey_client: valkey.Valkey, store: Store) -> None:
+    now = tick_at(valkey_client, store, lambda now: {"second": now - 4, "sales": 0, "owes_zero": 0}, [])
+    assert points(valkey_client) == []
+    assert clock(valkey_client) == {"second": now, "sales": 0, "owes_zero": 0}
+
+
+def test_clock_a_point_the_stream_refuses_does_not_fail_the_batch(valkey_client: valkey.Valkey, store: Store) -> None:
+    """After Valkey's clock stepped back, the stream's last id can be ahead of the second to write."""
+
+    def ahead(now: int) -> dict[str, int]:
+        valkey_client.xadd(keys.THROUGHPUT, {"sales": 9}, id=f"{(now + 60) * 1000}-0")
+        return {"second": now - 1, "sales": 42, "owes_zero": 0}
+
+    now = tick_at(valkey_client, store, ahead, sales(2, seed=9))
+    assert points(valkey_client) == [(now + 60, 9)]
+    assert report(valkey_client)["total_sales"] == 2
+
+
+def test_max_and_min_prices_compare_in_whole_cents(valkey_client: valkey.Valkey, store: Store) -> None:
+    """0.29 and 0.3 differ by one cent: a float round-trip of "0.29" (28.999...) must not blur them."""
+    store.apply([Sale("c-1", NOW_MS, Category.Hogar, "a", 29, 1)])
+    store.apply([Sale("c-2", NOW_MS, Category.Hogar, "a", 30, 1), Sale("c-3", NOW_MS, Category.Hogar, "a", 28, 1)])
+    store.apply([Sale("c-4", NOW_MS, Category.Hogar, "a", 29, 1)])
+    assert valkey_client.get(keys.PRICE_MAX) == b"0.30"
+    assert valkey_client.get(keys.PRICE_MIN) == b"0.28"
+
+
+def test_the_script_refuses_keys_that_do_not_match_the_categories(valkey_client: valkey.Valkey, store: Store) -> None:
+    script = valkey_client.register_script((ROOT / "apps" / "blackfriday" / "consumer" / "apply.lua").read_text())
+    with pytest.raises(valkey.ResponseError, match="expected 23 keys for 4 categories, got 11"):
+        script(keys=["k"] * 11, args=["p", 3_600_000, 60, 5, 60, 4, "a", "b", "c", "d"])

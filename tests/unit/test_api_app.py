@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -9,10 +10,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from blackfriday.api.app import create_app
 from blackfriday.api.settings import ApiSettings
+from blackfriday.web import BadRequest, read_json_body
 
 GOOD: dict[str, Any] = {"categoria": "Belleza", "producto_id": "Labial-Matte", "precio": 120.5, "cantidad_vendida": 2}
 
@@ -120,28 +124,38 @@ def test_content_type_with_charset_is_fine(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("answer", "reason"),
+    "answer",
     [
-        ((503, {"error": "unavailable", "reason": "writer: Kafka unavailable: boom"}), "Kafka unavailable: boom"),
-        ((504, {"error": "deadline_exceeded", "reason": "writer: no ack"}), "504"),
-        ((500, {"error": "internal"}), "500"),
+        (503, {"error": "unavailable", "reason": "writer: Kafka at 10.0.0.7:9092 unavailable"}),
+        (504, {"error": "deadline_exceeded", "reason": "TopicPartition(topic='sales-topic', partition=2)"}),
+        (500, {"error": "internal"}),
     ],
 )
-def test_downstream_failure_is_503_with_the_reason(
-    client: TestClient, bridge: FakeBridge, answer: tuple[int, dict[str, Any]], reason: str
+def test_downstream_failure_is_503_saying_what_the_client_can_act_on(
+    client: TestClient, bridge: FakeBridge, answer: tuple[int, dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     bridge.answer = answer
     response = client.post("/purchase", json=GOOD)
     assert response.status_code == 503
-    assert reason in response.json()["reason"]
+    body = response.json()
+    assert body == {
+        "error": "unavailable",
+        "reason": "the pipeline cannot store sales right now",
+        "id": body["id"],
+        "stored": "unknown",  # it went downstream: it may still land, and is then counted once
+        "retry_after_seconds": 1,
+    }
     assert response.headers["retry-after"] == "1"
+    logged = [getattr(r, "reason", "") for r in caplog.records if r.getMessage() == "forward failed"]
+    assert any(str(answer[0]) in reason for reason in logged)  # the details are in the logs, not in the answer
 
 
 def test_unreachable_bridge_is_503_never_2xx(client: TestClient, bridge: FakeBridge) -> None:
     bridge.error = httpx.ConnectError("connection refused")
     response = client.post("/purchase", json=GOOD)
     assert response.status_code == 503
-    assert "bridge unreachable" in response.json()["reason"]
+    assert response.json()["reason"] == "the pipeline cannot store sales right now"
+    assert response.json()["stored"] == "unknown"
 
 
 def test_health_readiness_and_metrics(client: TestClient) -> None:
@@ -174,9 +188,98 @@ def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
 def test_no_sale_is_forwarded_once_the_api_is_draining(bridge: FakeBridge) -> None:
     app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
     with TestClient(app) as client:
-        app.state.health.draining = True  # what SIGTERM sets
+        app.state.health.readiness.drain()  # what SIGTERM does
         response = client.post("/purchase", json=GOOD)
         assert client.get("/readyz").status_code == 503
     assert response.status_code == 503
-    assert response.json()["reason"] == "api shutting down"
+    assert response.json()["reason"] == "the api is shutting down"
+    assert response.json()["stored"] == "no"
     assert bridge.received == []
+
+
+def test_sales_over_the_in_flight_limit_are_shed_at_once_without_going_downstream() -> None:
+    """MAX_IN_FLIGHT sales wait on a bridge that does not answer; the next one is a 503 "no" at once."""
+    release = asyncio.Event()
+    both_downstream = asyncio.Event()
+    received: list[int] = []
+
+    async def slow_bridge(request: httpx.Request) -> httpx.Response:
+        sales = json.loads(request.content)["sales"]
+        received.append(len(sales))
+        if sum(received) >= 2:
+            both_downstream.set()
+        await release.wait()
+        return httpx.Response(200, json={"results": [{"id": s["id"], "partition": 0, "offset": 0} for s in sales]})
+
+    async def main() -> tuple[list[int], dict[str, Any], int]:
+        app = create_app(
+            settings(MAX_IN_FLIGHT="2", FORWARD_TIMEOUT_SECONDS="30"),
+            CollectorRegistry(),
+            transport=httpx.MockTransport(slow_bridge),
+        )
+        async with app.router.lifespan_context(app) as state:
+            transport = httpx.ASGITransport(app=_with_state(app, state))
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+                waiting = [asyncio.create_task(client.post("/purchase", json=GOOD)) for _ in range(2)]
+                await asyncio.wait_for(both_downstream.wait(), 10)
+                shed = await client.post("/purchase", json=GOOD)
+                downstream = sum(received)
+                release.set()
+                statuses = [r.status_code for r in await asyncio.gather(*waiting)]
+        assert shed.headers["retry-after"] == "1"
+        return statuses, shed.json(), downstream
+
+    statuses, shed, downstream = asyncio.run(main())
+    assert statuses == [201, 201]
+    assert shed["reason"] == "too many sales in flight"
+    assert shed["stored"] == "no"
+    assert downstream == 2  # the shed sale never left the api
+
+
+def _with_state(app: Any, state: Any) -> Any:
+    """The app with its lifespan state in every request's scope (what a server does after startup)."""
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await app({**scope, "state": dict(state or {})}, receive, send)
+
+    return asgi
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408_and_closes_the_connection() -> None:
+    async def main() -> JSONResponse:
+        async def receive() -> dict[str, Any]:
+            if not sent:
+                sent.append(True)
+                return {"type": "http.request", "body": b'{"categoria": 4, ', "more_body": True}
+            await asyncio.Event().wait()  # the rest never comes
+            raise AssertionError("unreachable")
+
+        sent: list[bool] = []
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/purchase",
+            "headers": [(b"content-type", b"application/json")],
+        }
+        try:
+            await read_json_body(Request(scope, receive), max_bytes=4096, timeout=0.2)
+        except BadRequest as exc:
+            return exc.response()
+        raise AssertionError("no timeout")
+
+    response = asyncio.run(main())
+    assert response.status_code == 408
+    assert json.loads(bytes(response.body)) == {
+        "error": "request timeout",
+        "fields": {"body": "not received within 0.2s"},
+    }
+    assert response.headers["connection"] == "close"
+
+
+def test_the_openapi_document_describes_purchase(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    operation = document["paths"]["/purchase"]["post"]
+    sale = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert sale["required"] == ["categoria", "producto_id", "precio", "cantidad_vendida"]
+    assert {"201", "400", "413", "415", "422", "503"} <= set(operation["responses"])

@@ -12,9 +12,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-from blackfriday.bridge.app import SERVICE_NAME, create_app
+from blackfriday.bridge.app import create_app
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
+from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.settings import SettingsError
 
@@ -110,13 +111,17 @@ def test_single_forward_keeps_the_seed_answer_and_gives_an_id_to_a_seed_body(cli
         (grpc.StatusCode.INTERNAL, 500),
     ],
 )
-def test_grpc_status_is_mapped_to_http_with_the_writers_reason(
-    client: TestClient, writer: Any, code: grpc.StatusCode, status: int
+def test_grpc_status_is_mapped_to_http_keeping_internal_details_in_the_logs(
+    client: TestClient, writer: Any, code: grpc.StatusCode, status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    writer[0].fail = (code, "Kafka unavailable: broker down")
+    writer[0].fail = (code, "Kafka at 10.0.0.7:9092 unavailable")
     response = client.post("/forward/batch", json={"sales": [SALE]})
     assert response.status_code == status
-    assert response.json() == {"error": code.name.lower(), "reason": "writer: Kafka unavailable: broker down"}
+    if code == grpc.StatusCode.INVALID_ARGUMENT:  # a refused sale's field errors are for the caller
+        assert response.json() == {"error": "invalid sale", "reason": "Kafka at 10.0.0.7:9092 unavailable"}
+        return
+    assert response.json() == {"error": code.name.lower(), "reason": "the writer could not store the sales"}
+    assert any(getattr(r, "details", None) == "Kafka at 10.0.0.7:9092 unavailable" for r in caplog.records)
 
 
 def test_every_grpc_code_has_an_http_status() -> None:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import valkey
+from kafka.errors import KafkaTimeoutError
 from prometheus_client import CollectorRegistry, generate_latest
 
+from blackfriday.consumer.dead_letters import Poison
 from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
 from blackfriday.consumer.store import Applied
 from blackfriday.sale import Category, Sale
@@ -17,9 +19,27 @@ from blackfriday.sale import Category, Sale
 
 @dataclass
 class Record:
-    value: bytes
+    value: bytes | None
     partition: int = 0
     offset: int = 0
+    topic: str = "sales-topic"
+    key: bytes | None = None
+
+
+class FakeDeadLetters:
+    """Keeps what the loop hands it; fails ``failures`` times first (KafkaError, as when the topic is missing)."""
+
+    def __init__(self, log: list[str], failures: int = 0) -> None:
+        self.log = log
+        self.kept: list[tuple[bytes | None, str]] = []
+        self.failures = failures
+
+    def keep(self, poison: Sequence[Poison]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaTimeoutError("dead-letter topic unavailable")
+        self.log.append("keep")
+        self.kept += [(p.record.value, p.error) for p in poison]
 
 
 def sale(i: int) -> Sale:
@@ -68,10 +88,13 @@ class FakeStore:
 
 
 def run(
-    batches: list[list[Record]], store_failures: int = 0, stop_on_failure: bool = False
+    batches: list[list[Record]],
+    store_failures: int = 0,
+    stop_on_failure: bool = False,
+    dead_letters: FakeDeadLetters | None = None,
 ) -> tuple[list[str], FakeStore, str]:
     stop = threading.Event()
-    log: list[str] = []
+    log = dead_letters.log if dead_letters else []
     store = FakeStore(log, store_failures, stop if stop_on_failure else None)
     registry = CollectorRegistry()
     loop = ConsumerLoop(
@@ -81,6 +104,7 @@ def run(
         batch_max=500,
         poll_timeout_ms=10,
         stop=stop,
+        dead_letters=dead_letters,  # type: ignore[arg-type]
     )
     loop.run()
     return log, store, generate_latest(registry).decode()
@@ -92,11 +116,31 @@ def test_offsets_are_committed_only_after_the_batch_is_applied() -> None:
     assert store.applied == [["id-1", "id-2"]]
 
 
-def test_a_record_that_is_not_a_sale_is_skipped_and_counted() -> None:
-    log, store, metrics = run([[Record(b"{oops"), Record(sale(3).to_json(), offset=1), Record(b'{"id": 1}', offset=2)]])
+def test_a_record_that_is_not_a_sale_is_kept_as_a_dead_letter_before_the_commit() -> None:
+    dead_letters = FakeDeadLetters([])
+    batch = [Record(b"{oops"), Record(sale(3).to_json(), offset=1), Record(b'{"id": 1}', offset=2), Record(None, 3)]
+    log, store, metrics = run([batch], dead_letters=dead_letters)
     assert store.applied == [["id-3"]]
-    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
-    assert 'bf_consumer_records_total{outcome="invalid"} 2.0' in metrics
+    assert log == ["poll", "keep", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert [value for value, _ in dead_letters.kept] == [b"{oops", b'{"id": 1}', None]
+    assert all(error for _, error in dead_letters.kept)
+    assert 'bf_consumer_records_total{outcome="invalid"} 3.0' in metrics
+    assert "bf_consumer_dead_letters_total 3.0" in metrics
+
+
+def test_the_batch_waits_while_the_dead_letter_topic_fails() -> None:
+    dead_letters = FakeDeadLetters([], failures=2)
+    log, store, metrics = run([[Record(b"{oops"), Record(sale(4).to_json(), offset=1)]], dead_letters=dead_letters)
+    assert log == ["poll", "keep", "apply", "commit", "tick"]
+    assert "bf_consumer_dead_letter_errors_total 2.0" in metrics
+    assert store.applied == [["id-4"]]
+
+
+def test_without_a_dead_letter_topic_poison_is_logged_counted_and_skipped() -> None:
+    log, store, metrics = run([[Record(b"{oops"), Record(sale(3).to_json(), offset=1)]])
+    assert store.applied == [["id-3"]]
+    assert log == ["poll", "apply", "commit", "tick"]
+    assert 'bf_consumer_records_total{outcome="invalid"} 1.0' in metrics
 
 
 def test_valkey_errors_are_retried_before_committing() -> None:

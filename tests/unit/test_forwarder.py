@@ -9,8 +9,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Stored
-from blackfriday.sale import Category, Sale
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.sale import Category, Sale, Stored
 
 
 def sale(i: int) -> Sale:
@@ -99,7 +99,7 @@ def test_a_bridge_error_fails_every_sale_of_the_batch_with_its_reason() -> None:
         return outcomes
 
     outcomes = asyncio.run(main())
-    assert all(isinstance(o, DownstreamError) and "Kafka unavailable" in o.reason for o in outcomes)
+    assert all(isinstance(o, DownstreamError) and "Kafka unavailable" in o.detail and o.maybe_stored for o in outcomes)
 
 
 def test_a_wrong_number_of_results_is_not_taken_as_success() -> None:

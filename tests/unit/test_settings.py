@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from blackfriday.api.settings import ApiSettings
+from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.sale import Category
-from blackfriday.settings import Env, SettingsError
+from blackfriday.settings import Env, FromEnv, SettingsError
 from blackfriday.writer.settings import WriterSettings
 
 
@@ -68,3 +69,36 @@ def test_an_unknown_category_names_the_variable() -> None:
 
 def test_blank_values_mean_the_default() -> None:
     assert ApiSettings.from_env({"LISTEN_PORT": "  "}).listen_port == 8080
+
+
+@pytest.mark.parametrize("settings", [ApiSettings, BridgeSettings, WriterSettings, ConsumerSettings])
+def test_every_setting_is_declared_once_with_its_meaning(settings: type[FromEnv]) -> None:
+    specs = settings.specs()
+    names = [spec.name for spec in specs]
+    assert len(names) == len(set(names))
+    assert all(spec.doc for spec in specs)
+    assert "LOG_LEVEL" in names
+    assert settings.from_env({})  # every default is a valid value
+
+
+def test_a_hostport_list_default_is_split_like_a_value() -> None:
+    assert ConsumerSettings.from_env({}).kafka_brokers == ["localhost:9092"]
+    assert ConsumerSettings.from_env({"KAFKA_BROKERS": "a:1, b:2"}).kafka_brokers == ["a:1", "b:2"]
+
+
+def test_bounds_are_written_as_people_write_them() -> None:
+    with pytest.raises(SettingsError, match=r"^PRICE_HISTORY_CAP: must be at most 1000000, got 2000000$"):
+        ConsumerSettings.from_env({"PRICE_HISTORY_CAP": "2000000"})
+    with pytest.raises(SettingsError, match=r"^GRPC_TIMEOUT_SECONDS: must be at least 0.1, got 0.05$"):
+        BridgeSettings.from_env({"GRPC_TIMEOUT_SECONDS": "0.05"})
+
+
+def test_a_grpc_target_takes_a_resolver_scheme() -> None:
+    assert BridgeSettings.from_env({"GRPC_HOST": "dns:///w-headless:50051"}).grpc_host == "dns:///w-headless:50051"
+    with pytest.raises(SettingsError, match=r"^GRPC_HOST: "):
+        BridgeSettings.from_env({"GRPC_HOST": "http://writer:50051"})
+
+
+def test_the_secret_is_none_when_unset() -> None:
+    assert ConsumerSettings.from_env({}).valkey_password is None
+    assert ConsumerSettings.from_env({"VALKEY_PASSWORD": "s3cret"}).valkey_password == "s3cret"

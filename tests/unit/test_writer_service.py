@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
-from blackfriday.sale import Category, Sale
-from blackfriday.writer.producer import Ack, KafkaTimeout, KafkaUnavailable
+from blackfriday.sale import Category, Sale, Stored
+from blackfriday.writer.producer import KafkaTimeout, KafkaUnavailable
 from blackfriday.writer.service import ProductSaleService, WriterMetrics
 
 
@@ -21,12 +21,12 @@ class FakeProducer:
         self.published: list[Sale] = []
         self.error: Exception | None = None
 
-    async def publish(self, sales: Sequence[Sale], timeout: float) -> list[Ack]:
+    async def publish(self, sales: Sequence[Sale], timeout: float) -> list[Stored]:
         if self.error is not None:
             raise self.error
         start = len(self.published)
         self.published.extend(sales)
-        return [Ack(partition=2, offset=start + i) for i in range(len(sales))]
+        return [Stored(partition=2, offset=start + i) for i in range(len(sales))]
 
 
 def request(**changes: Any) -> product_sale_pb2.ProductSaleRequest:

@@ -1,24 +1,60 @@
-"""The api's Starlette application: POST /purchase, GET /healthz, /readyz, /metrics."""
+"""The api's Starlette application: POST /purchase, GET /healthz, /readyz, /metrics, /openapi.json."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Final
 
 import httpx
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.openapi import OPENAPI
 from blackfriday.api.settings import ApiSettings
+from blackfriday.httpserver import RETRY_AFTER_SECONDS, serve_http
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.metrics import new_registry
 from blackfriday.sale import InvalidSale, Sale, loads_strict, validate_purchase
-from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, read_json_body
+from blackfriday.web import BadRequest, Health, context, json_app, read_json_body
+
+#: What a client reads in a 503: the reason, and whether the sale may still be stored.
+PUBLIC_REASONS: Final = {
+    "shutting_down": "the api is shutting down",
+    "overloaded": "too many sales in flight",
+    "timeout": "the sale was not acknowledged in time",
+}
+UNAVAILABLE_REASON: Final = "the pipeline cannot store sales right now"
+
+
+class InFlight:
+    """Sales accepted and not yet answered; beyond the limit new ones are shed at once (503)."""
+
+    def __init__(self, limit: int, registry: CollectorRegistry) -> None:
+        self.limit = limit
+        self._count = 0
+        self._gauge = Gauge("bf_api_sales_in_flight", "Sales accepted and not answered yet", registry=registry)
+        self._shed = Counter(
+            "bf_api_sales_shed", "Sales answered 503 at once for being over MAX_IN_FLIGHT", registry=registry
+        )
+
+    def enter(self) -> bool:
+        if self._count >= self.limit:
+            self._shed.inc()
+            return False
+        self._count += 1
+        self._gauge.set(self._count)
+        return True
+
+    def leave(self) -> None:
+        self._count -= 1
+        self._gauge.set(self._count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +62,26 @@ class ApiContext:
     settings: ApiSettings
     forwarder: Forwarder
     health: Health
+    in_flight: InFlight
 
 
-def _context(request: Request) -> ApiContext:
-    ctx: ApiContext = request.state.ctx
-    return ctx
+def unavailable(sale: Sale, error: DownstreamError) -> JSONResponse:
+    """503 for a sale that could not be stored: what the client can act on, nothing internal."""
+    body = {
+        "error": "unavailable",
+        "reason": PUBLIC_REASONS.get(error.cause, UNAVAILABLE_REASON),
+        "id": sale.id,
+        # "unknown": it went downstream and may still land (it is then counted once); "no": it did not.
+        "stored": "unknown" if error.maybe_stored else "no",
+        "retry_after_seconds": RETRY_AFTER_SECONDS,
+    }
+    return JSONResponse(body, status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
 
 
 async def purchase(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, ApiContext)
     try:
-        body = await read_json_body(request, ctx.settings.max_body_bytes)
+        body = await read_json_body(request, ctx.settings.max_body_bytes, ctx.settings.body_timeout_seconds)
         try:
             document = loads_strict(body)
         except ValueError as exc:
@@ -47,18 +92,18 @@ async def purchase(request: Request) -> Response:
     except InvalidSale as exc:
         return JSONResponse({"error": "invalid sale", "fields": exc.errors}, status_code=422)
     sale = Sale.accept(fields, new_sale_id(), now_ms())
+    if ctx.health.draining:
+        # After SIGTERM no new sale goes downstream: a request racing the shutdown, whose connection may
+        # close before its answer, is then never stored either. In-flight sales still finish.
+        return unavailable(sale, DownstreamError("shutting_down", "api shutting down", maybe_stored=False))
+    if not ctx.in_flight.enter():
+        return unavailable(sale, DownstreamError("overloaded", "MAX_IN_FLIGHT reached", maybe_stored=False))
     try:
-        if ctx.health.draining:
-            # After SIGTERM no new sale goes downstream: a request racing the shutdown, whose connection
-            # may close before its answer, is then never stored either. In-flight sales still finish.
-            raise DownstreamError("api shutting down")
         stored = await ctx.forwarder.forward(sale)
     except DownstreamError as exc:
-        return JSONResponse(
-            {"error": "unavailable", "reason": exc.reason, "id": sale.id},
-            status_code=503,
-            headers={"retry-after": "1"},
-        )
+        return unavailable(sale, exc)
+    finally:
+        ctx.in_flight.leave()
     return JSONResponse(
         {
             "id": sale.id,
@@ -71,9 +116,8 @@ async def purchase(request: Request) -> Response:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
 
 
 def create_app(
@@ -107,21 +151,21 @@ def create_app(
         return True, "bridge reachable"
 
     health = Health(registry, bridge_reachable)
+    in_flight = InFlight(settings.max_in_flight, registry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, ApiContext]]:
         forwarder.start()
         try:
-            yield {"ctx": ApiContext(settings, forwarder, health)}
+            yield {"ctx": ApiContext(settings, forwarder, health, in_flight)}
         finally:
             await forwarder.close()
             await client.aclose()
 
-    app = Starlette(
-        routes=[Route("/purchase", purchase, methods=["POST"]), *health.routes()],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.health = health
-    app.add_middleware(HttpMetrics, registry=registry, routes=["/purchase", "/healthz", "/readyz", "/metrics"])
-    return app
+    routes = [Route("/purchase", purchase, methods=["POST"]), Route("/openapi.json", openapi, methods=["GET"])]
+    return json_app(routes, lifespan, registry, health)
+
+
+async def serve(settings: ApiSettings, stop: asyncio.Event) -> None:
+    registry = new_registry()
+    await serve_http(create_app(settings, registry), settings, stop, registry)

@@ -17,42 +17,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
-from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
-from blackfriday.sale import Sale
+from blackfriday.metrics import batch_sizes, latency
+from blackfriday.sale import Sale, Stored
 
 log = logging.getLogger(__name__)
 
 
 class DownstreamError(Exception):
-    """The bridge, the writer or Kafka could not store the sale; ``reason`` says which and why."""
+    """The sale could not be stored now.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    ``maybe_stored`` is True when it went downstream and its answer was lost (it may still land, and is
+    then counted once), False when it never left the api. ``detail`` is for the logs only: it can name
+    internal addresses.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    partition: int
-    offset: int
+    def __init__(self, cause: str, detail: str, *, maybe_stored: bool) -> None:
+        super().__init__(detail)
+        self.cause = cause
+        self.detail = detail
+        self.maybe_stored = maybe_stored
 
 
 class ForwarderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.batch_size = Histogram(
-            "bf_api_forward_batch_size",
-            "Sales per request to the bridge",
-            buckets=BATCH_BUCKETS,
-            registry=registry,
-        )
-        self.batch_seconds = Histogram(
-            "bf_api_forward_seconds",
-            "Latency of batch requests to the bridge",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.batch_size = batch_sizes(registry, "bf_api_forward_batch_size", "Sales per request to the bridge")
+        self.batch_seconds = latency(registry, "bf_api_forward_seconds", "Latency of batch requests to the bridge")
         self.failures = Counter(
             "bf_api_forward_failures",
             "Sales the downstream could not store, by cause",
@@ -61,7 +52,12 @@ class ForwarderMetrics:
         )
 
 
-_Item = tuple[Sale, "asyncio.Future[Stored]"]
+@dataclass(slots=True)
+class _Item:
+    sale: Sale
+    waiter: asyncio.Future[Stored]
+    #: Taken by a worker into a request to the bridge: from then on its fate is known only downstream.
+    sent: bool = False
 
 
 class Forwarder:
@@ -92,35 +88,39 @@ class Forwarder:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         while not self._queue.empty():
-            _, waiter = self._queue.get_nowait()
-            if not waiter.done():
-                waiter.set_exception(DownstreamError("api shutting down"))
+            item = self._queue.get_nowait()
+            if not item.waiter.done():
+                item.waiter.set_exception(DownstreamError("shutting_down", "api shutting down", maybe_stored=False))
 
     async def forward(self, sale: Sale) -> Stored:
         """Wait until the bridge reports the sale stored in Kafka; DownstreamError otherwise."""
-        waiter: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((sale, waiter))
+        item = _Item(sale, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(item)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), self._timeout)
+            return await asyncio.wait_for(asyncio.shield(item.waiter), self._timeout)
         except TimeoutError:
             self._metrics.failures.labels("timeout").inc()
-            raise DownstreamError(f"no answer from the bridge within {self._timeout:g}s") from None
+            raise DownstreamError(
+                "timeout", f"no answer from the bridge within {self._timeout:g}s", maybe_stored=item.sent
+            ) from None
         finally:
-            if not waiter.done():
-                waiter.cancel()  # a worker skips it, or ignores its late answer
+            if not item.waiter.done():
+                item.waiter.cancel()  # a worker skips it, or ignores its late answer
 
     async def _work(self) -> None:
         while True:
             batch = [await self._queue.get()]
             while len(batch) < self._batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            live = [(sale, waiter) for sale, waiter in batch if not waiter.done()]
+            live = [item for item in batch if not item.waiter.done()]
+            for item in live:
+                item.sent = True
             if live:
                 await self._send(live)
 
     async def _send(self, batch: list[_Item]) -> None:
         self._metrics.batch_size.observe(len(batch))
-        body = json.dumps({"sales": [sale.to_wire() for sale, _ in batch]}, ensure_ascii=False).encode()
+        body = json.dumps({"sales": [item.sale.to_wire() for item in batch]}, ensure_ascii=False).encode()
         started = time.perf_counter()
         try:
             response = await self._client.post(
@@ -145,16 +145,16 @@ class Forwarder:
         except (ValueError, KeyError, TypeError) as exc:
             self._fail(batch, "bad_answer", f"unexpected answer from the bridge: {exc}")
             return
-        for (_, waiter), result in zip(batch, stored, strict=True):
-            if not waiter.done():
-                waiter.set_result(result)
+        for item, result in zip(batch, stored, strict=True):
+            if not item.waiter.done():
+                item.waiter.set_result(result)
 
-    def _fail(self, batch: list[_Item], cause: str, reason: str) -> None:
-        log.warning("forward failed", extra={"cause": cause, "reason": reason, "sales": len(batch)})
+    def _fail(self, batch: list[_Item], cause: str, detail: str) -> None:
+        log.warning("forward failed", extra={"cause": cause, "reason": detail, "sales": len(batch)})
         self._metrics.failures.labels(cause).inc(len(batch))
-        for _, waiter in batch:
-            if not waiter.done():
-                waiter.set_exception(DownstreamError(reason))
+        for item in batch:
+            if not item.waiter.done():
+                item.waiter.set_exception(DownstreamError(cause, detail, maybe_stored=True))
 
 
 def _reason(response: httpx.Response) -> str:

@@ -1,37 +1,48 @@
+"""The api's settings (docs/configuration.md is generated from these declarations)."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-from blackfriday.settings import Env
+from blackfriday import settings as s
+from blackfriday.sale import MAX_BATCH
 
 
 @dataclass(frozen=True, slots=True)
-class ApiSettings:
-    listen_host: str
-    listen_port: int
-    bridge_url: str
-    #: How long a caller waits for its sale's ack before a 503.
-    forward_timeout_seconds: float
-    #: Most sales per request to the bridge.
-    forward_batch_max: int
-    #: Requests to the bridge in flight at once (each may carry a batch).
-    forward_concurrency: int
-    max_body_bytes: int
-    graceful_timeout_seconds: float
-    log_level: str
+class ApiSettings(s.FromEnv):
+    SERVICE: ClassVar[str] = "api"
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ApiSettings:
-        env = Env(environ)
-        return cls(
-            listen_host=env.text("LISTEN_HOST", "0.0.0.0"),  # noqa: S104 - a server in a container
-            listen_port=env.port("LISTEN_PORT", 8080),
-            bridge_url=env.url("BRIDGE_URL", "http://localhost:8081"),
-            forward_timeout_seconds=env.number("FORWARD_TIMEOUT_SECONDS", 8.0, minimum=0.1),
-            forward_batch_max=env.integer("FORWARD_BATCH_MAX", 100, minimum=1, maximum=1000),
-            forward_concurrency=env.integer("FORWARD_CONCURRENCY", 16, minimum=1, maximum=1024),
-            max_body_bytes=env.integer("MAX_BODY_BYTES", 4096, minimum=256),
-            graceful_timeout_seconds=env.number("GRACEFUL_TIMEOUT_SECONDS", 10.0, minimum=0),
-            log_level=env.log_level(),
-        )
+    listen_host: str = s.listen_host()
+    listen_port: int = s.port("LISTEN_PORT", 8080, "POST /purchase, GET /healthz, /readyz, /metrics, /openapi.json")
+    bridge_url: str = s.url("BRIDGE_URL", "http://localhost:8081", "the bridge")
+    forward_timeout_seconds: float = s.number(
+        "FORWARD_TIMEOUT_SECONDS", 8.0, "how long a caller waits for its sale's ack before a 503", minimum=0.1
+    )
+    forward_batch_max: int = s.integer(
+        "FORWARD_BATCH_MAX",
+        100,
+        "most sales per request to the bridge (concurrent sales are coalesced)",
+        minimum=1,
+        maximum=MAX_BATCH,
+    )
+    forward_concurrency: int = s.integer(
+        "FORWARD_CONCURRENCY",
+        16,
+        "requests to the bridge in flight at once (pooled keep-alive connections)",
+        minimum=1,
+        maximum=1024,
+    )
+    max_in_flight: int = s.integer(
+        "MAX_IN_FLIGHT",
+        1024,
+        "sales accepted and not yet answered, at most; more are shed at once with 503 and Retry-After",
+        minimum=1,
+        maximum=1_000_000,
+    )
+    max_body_bytes: int = s.integer("MAX_BODY_BYTES", 4096, "larger bodies get 413", minimum=256)
+    body_timeout_seconds: float = s.body_timeout()
+    keep_alive_timeout_seconds: float = s.keep_alive_timeout()
+    max_connections: int = s.max_connections()
+    graceful_timeout_seconds: float = s.graceful_timeout()
+    log_level: str = s.log_level()

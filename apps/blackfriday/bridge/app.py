@@ -7,50 +7,38 @@ GET  /healthz, /readyz (the writer's gRPC health), /metrics
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
+from blackfriday.bridge.writer_link import WriterLink
 from blackfriday.grpcwire import sale_to_proto
+from blackfriday.httpserver import serve_http
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.metrics import new_registry
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
-from blackfriday.sale import InvalidSale, Sale, loads_strict, sale_from_wire
-from blackfriday.web import BadRequest, Health, HttpMetrics, error_response, read_json_body
+from blackfriday.sale import MAX_BATCH, InvalidSale, Sale, loads_strict, sale_from_wire
+from blackfriday.web import BadRequest, Health, context, error_response, json_app, read_json_body
 
-SERVICE_NAME = product_sale_pb2.DESCRIPTOR.services_by_name["ProductSaleService"].full_name
-MAX_BATCH = 1000
-
-# Round-robin over every address the target resolves to (a headless Service gives one per writer pod);
-# keepalive notices a dead writer without waiting for a call to fail.
-CHANNEL_OPTIONS = [
-    ("grpc.lb_policy_name", "round_robin"),
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
-]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class BridgeContext:
     settings: BridgeSettings
     stub: product_sale_pb2_grpc.ProductSaleServiceAsyncStub
-
-
-def _context(request: Request) -> BridgeContext:
-    ctx: BridgeContext = request.state.ctx
-    return ctx
 
 
 def _sale(document: Any, where: str = "") -> Sale:
@@ -63,7 +51,8 @@ def _sale(document: Any, where: str = "") -> Sale:
 
 
 async def _document(request: Request) -> Any:
-    body = await read_json_body(request, _context(request).settings.max_body_bytes)
+    settings = context(request, BridgeContext).settings
+    body = await read_json_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     try:
         return loads_strict(body)
     except ValueError as exc:
@@ -71,8 +60,13 @@ async def _document(request: Request) -> Any:
 
 
 def _grpc_error(exc: grpc.aio.AioRpcError) -> Response:
+    """The writer's failure as HTTP: the status grpc-gateway maps its code to. The details stay in the logs
+    (they can name brokers), except a refused sale's field errors, which the caller must see."""
     code = exc.code()
-    return error_response(http_status(code), code.name.lower(), f"writer: {exc.details() or code.name}")
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return error_response(http_status(code), "invalid sale", exc.details() or "refused by the writer")
+    log.warning("the writer could not store the sales", extra={"code": code.name, "details": exc.details()})
+    return error_response(http_status(code), code.name.lower(), "the writer could not store the sales")
 
 
 def _stored(result: product_sale_pb2.ProductSaleResponse) -> dict[str, Any]:
@@ -80,7 +74,7 @@ def _stored(result: product_sale_pb2.ProductSaleResponse) -> dict[str, Any]:
 
 
 async def forward(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, BridgeContext)
     try:
         sale = _sale(await _document(request))
     except BadRequest as exc:
@@ -93,7 +87,7 @@ async def forward(request: Request) -> Response:
 
 
 async def forward_batch(request: Request) -> Response:
-    ctx = _context(request)
+    ctx = context(request, BridgeContext)
     try:
         document = await _document(request)
         sales = document.get("sales") if isinstance(document, dict) else None
@@ -110,51 +104,25 @@ async def forward_batch(request: Request) -> Response:
     return JSONResponse({"results": [_stored(r) for r in reply.results]})
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, "not found" if exc.status_code == 404 else "bad request", exc.detail)
-
-
 def create_app(settings: BridgeSettings, registry: CollectorRegistry) -> Starlette:
-    state: dict[str, grpc.aio.Channel] = {}
-
-    async def writer_ready() -> tuple[bool, str]:
-        channel = state.get("channel")
-        if channel is None:
-            return False, "not started"
-        try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1.0
-            )
-        except grpc.aio.AioRpcError as exc:
-            return False, f"writer unreachable: {exc.code().name}"
-        serving = reply.status == health_pb2.HealthCheckResponse.SERVING
-        return serving, "writer serving" if serving else "writer not serving (Kafka unreachable?)"
-
-    health = Health(registry, writer_ready)
+    writer = WriterLink(settings.grpc_host)
+    health = Health(registry, writer.ready)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeContext]]:
-        channel = grpc.aio.insecure_channel(settings.grpc_host, options=CHANNEL_OPTIONS)
-        state["channel"] = channel
+        stub = writer.open()
         try:
-            yield {"ctx": BridgeContext(settings, product_sale_pb2_grpc.ProductSaleServiceStub(channel))}
+            yield {"ctx": BridgeContext(settings, stub)}
         finally:
-            await channel.close(grace=None)
+            await writer.close()
 
-    app = Starlette(
-        routes=[
-            Route("/forward", forward, methods=["POST"]),
-            Route("/forward/batch", forward_batch, methods=["POST"]),
-            *health.routes(),
-        ],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error},
-    )
-    app.state.health = health
-    app.add_middleware(
-        HttpMetrics,
-        registry=registry,
-        routes=["/forward", "/forward/batch", "/healthz", "/readyz", "/metrics"],
-    )
-    return app
+    routes = [
+        Route("/forward", forward, methods=["POST"]),
+        Route("/forward/batch", forward_batch, methods=["POST"]),
+    ]
+    return json_app(routes, lifespan, registry, health)
+
+
+async def serve(settings: BridgeSettings, stop: asyncio.Event) -> None:
+    registry = new_registry()
+    await serve_http(create_app(settings, registry), settings, stop, registry)

@@ -1,135 +1,184 @@
--- Applies one batch of sales to the aggregates, atomically, exactly once per sale id.
--- Called by blackfriday.consumer.store.Store (key names come from blackfriday.keys).
--- With no sales it only closes the throughput second (the consumer's idle tick).
+-- apply.lua: applies one batch of sales to the dashboard's aggregates, atomically, each sale id once.
 --
--- Every category keeps its first product seen and that product's price history, so the dashboard's
--- focus category can change at any time without losing history.
+-- Called by blackfriday.consumer.store.Store, which passes the key names of blackfriday.keys as KEYS and
+-- the batch as ARGV (docs/valkey-keys.md describes every key). Valkey runs a script atomically, so several
+-- consumers can apply batches at the same time and every aggregate stays exact: there is no
+-- read-then-write race between them (the seed's GET-then-SET of the max/min price had one).
+-- With an empty batch the script only moves the throughput clock (the consumer's idle tick).
 --
--- KEYS  1 sales total        2 price max           3 price min         4 products units (zset)
---       5 category sales     6 category units      7 category price cents
---       8 category avg units 9 category avg price  10 throughput (stream) 11 throughput current (hash)
---       12..15 tracked product, by category 1..4       16..19 tracked product's prices (stream), by category
---       20..23 products units (zset), by category 1..4
--- ARGV  1 dedup key prefix   2 dedup bucket ms     3 dedup ttl seconds
---       4 price history cap  5 throughput history cap   6..9 category names, by category 1..4
---       10.. six fields per sale: id, accepted_at_ms, category (1-4), product id, price cents, quantity
+-- KEYS  the global keys, in the order of GLOBAL_KEYS below, then for each category (in category number
+--       order) its three keys, in the order of CATEGORY_KEYS below.
+-- ARGV  1 dedup key prefix   2 dedup bucket (ms)   3 dedup ttl (s)   4 price history cap
+--       5 throughput history cap (s)   6 N, the number of categories   7 .. 6+N the category names
+--       then six fields per sale: id, accepted_at_ms, category number (1..N), product id, price cents,
+--       quantity
 -- Returns {applied, duplicates}.
 
-local dedup_prefix = ARGV[1]
-local bucket_ms = tonumber(ARGV[2])
-local dedup_ttl = tonumber(ARGV[3])
-local price_cap = tonumber(ARGV[4])
-local throughput_cap = tonumber(ARGV[5])
-local names = {ARGV[6], ARGV[7], ARGV[8], ARGV[9]}
-local FIRST_SALE = 10
-local TRACKED, PRICES, PRODUCTS = 11, 15, 19  -- KEYS[base + category]
-local FIELDS = 6
+local GLOBAL_KEYS = {
+  'sales_total', 'price_max', 'price_min', 'product_units',
+  'category_sales', 'category_units', 'category_price_cents', 'category_avg_units', 'category_avg_price',
+  'throughput', 'throughput_clock',
+}
+local CATEGORY_KEYS = {'tracked', 'prices', 'products'}
 
+local dedup_prefix = ARGV[1]
+local dedup_bucket_ms = tonumber(ARGV[2])
+local dedup_ttl = tonumber(ARGV[3])
+local price_history_cap = tonumber(ARGV[4])
+local throughput_cap = tonumber(ARGV[5])
+local category_count = tonumber(ARGV[6])
+local FIRST_SALE_ARG = 7 + category_count
+local SALE_FIELDS = 6
+
+if #KEYS ~= #GLOBAL_KEYS + category_count * #CATEGORY_KEYS then
+  return redis.error_reply('apply.lua: expected ' .. (#GLOBAL_KEYS + category_count * #CATEGORY_KEYS)
+    .. ' keys for ' .. category_count .. ' categories, got ' .. #KEYS)
+end
+
+local key = {}
+for i, name in ipairs(GLOBAL_KEYS) do key[name] = KEYS[i] end
+
+-- category[number] = {name = 'Belleza', tracked = <key>, prices = <key>, products = <key>}
+local category = {}
+for number = 1, category_count do
+  local first = #GLOBAL_KEYS + (number - 1) * #CATEGORY_KEYS
+  category[number] = {name = ARGV[6 + number]}
+  for i, name in ipairs(CATEGORY_KEYS) do category[number][name] = KEYS[first + i] end
+end
+
+-- Prices are whole cents everywhere. Valkey's Lua numbers are doubles, exact for integers far beyond
+-- the largest price (1,000,000.00 = 10^8 cents), so sums and comparisons of cents are exact.
 local function money(cents)
   return string.format('%d.%02d', math.floor(cents / 100), cents % 100)
 end
 
+-- The max/min keys hold the text money() wrote ("123.45"): read it back as cents with integer
+-- arithmetic only, never through a float (0.29 * 100 is 28.999999999999996).
 local function cents_of(text)
-  return math.floor(tonumber(text) * 100 + 0.5)
+  local units, cents = string.match(text, '^(%d+)%.(%d%d)$')
+  if units == nil then return nil end
+  return tonumber(units) * 100 + tonumber(cents)
 end
 
+-- 1. Skip the sales applied before; sum up the new ones per category and per product.
 local applied, duplicates = 0, 0
-local cat_sales, cat_units, cat_cents, cat_products = {}, {}, {}, {}
-local product_units = {}
-local max_cents, min_cents = nil, nil
-local expiring = {}
-local tracked = {}  -- category -> tracked product (false until one is seen), read once per batch
+local sales_of, units_of, cents_of_category, units_by_product = {}, {}, {}, {}
+local units_by_category_product = {}
+local batch_max_cents, batch_min_cents = nil, nil
+local expiry_set = {}      -- dedup keys whose expiry this call has set already
+local tracked_product = {} -- category number -> its tracked product (false: none yet), read once per call
 
-for base = FIRST_SALE, #ARGV, FIELDS do
-  local id = ARGV[base]
-  local accepted = tonumber(ARGV[base + 1])
-  local cat = tonumber(ARGV[base + 2])
-  local product = ARGV[base + 3]
-  local cents = tonumber(ARGV[base + 4])
-  local quantity = tonumber(ARGV[base + 5])
+for first = FIRST_SALE_ARG, #ARGV, SALE_FIELDS do
+  local id = ARGV[first]
+  local accepted_at_ms = tonumber(ARGV[first + 1])
+  local number = tonumber(ARGV[first + 2])
+  local product = ARGV[first + 3]
+  local cents = tonumber(ARGV[first + 4])
+  local quantity = tonumber(ARGV[first + 5])
 
-  local bucket = math.floor(accepted / bucket_ms)
+  -- A sale's id is remembered in the set of the hour it was accepted in; the set expires dedup_ttl after
+  -- that hour, so memory stays bounded while a redelivery within the window is still recognised.
+  local bucket = math.floor(accepted_at_ms / dedup_bucket_ms)
   local dedup_key = dedup_prefix .. string.format('%d', bucket)
   if redis.call('SADD', dedup_key, id) == 1 then
-    if not expiring[dedup_key] then
-      redis.call('EXPIREAT', dedup_key, string.format('%d', (bucket + 1) * bucket_ms / 1000 + dedup_ttl))
-      expiring[dedup_key] = true
+    if not expiry_set[dedup_key] then
+      redis.call('EXPIREAT', dedup_key, string.format('%d', (bucket + 1) * dedup_bucket_ms / 1000 + dedup_ttl))
+      expiry_set[dedup_key] = true
     end
     applied = applied + 1
-    cat_sales[cat] = (cat_sales[cat] or 0) + 1
-    cat_units[cat] = (cat_units[cat] or 0) + quantity
-    cat_cents[cat] = (cat_cents[cat] or 0) + cents
-    product_units[product] = (product_units[product] or 0) + quantity
-    cat_products[cat] = cat_products[cat] or {}
-    cat_products[cat][product] = (cat_products[cat][product] or 0) + quantity
-    if max_cents == nil or cents > max_cents then max_cents = cents end
-    if min_cents == nil or cents < min_cents then min_cents = cents end
-    if tracked[cat] == nil then
-      tracked[cat] = redis.call('GET', KEYS[TRACKED + cat])
+    sales_of[number] = (sales_of[number] or 0) + 1
+    units_of[number] = (units_of[number] or 0) + quantity
+    cents_of_category[number] = (cents_of_category[number] or 0) + cents
+    units_by_product[product] = (units_by_product[product] or 0) + quantity
+    units_by_category_product[number] = units_by_category_product[number] or {}
+    units_by_category_product[number][product] = (units_by_category_product[number][product] or 0) + quantity
+    if batch_max_cents == nil or cents > batch_max_cents then batch_max_cents = cents end
+    if batch_min_cents == nil or cents < batch_min_cents then batch_min_cents = cents end
+
+    -- The first product seen in a category is tracked for good; its prices go to a capped stream in
+    -- arrival order (one product is one Kafka key, so one partition: the order is the order of sale).
+    local c = category[number]
+    if tracked_product[number] == nil then
+      tracked_product[number] = redis.call('GET', c.tracked)
     end
-    if not tracked[cat] then
-      tracked[cat] = product
-      redis.call('SET', KEYS[TRACKED + cat], product)
+    if not tracked_product[number] then
+      tracked_product[number] = product
+      redis.call('SET', c.tracked, product)
     end
-    if product == tracked[cat] then
-      redis.call('XADD', KEYS[PRICES + cat], 'MAXLEN', price_cap, '*', 'precio', money(cents), 'sale_id', id)
+    if product == tracked_product[number] then
+      redis.call('XADD', c.prices, 'MAXLEN', price_history_cap, '*', 'precio', money(cents), 'sale_id', id)
     end
   else
     duplicates = duplicates + 1
   end
 end
 
+-- 2. Add the sums: one command per category and per product, not per sale.
 if applied > 0 then
-  redis.call('INCRBY', KEYS[1], applied)
-  for cat, count in pairs(cat_sales) do
-    local name = names[cat]
-    local sales = redis.call('HINCRBY', KEYS[5], name, count)
-    local units = redis.call('HINCRBY', KEYS[6], name, cat_units[cat])
-    local price_cents = redis.call('HINCRBY', KEYS[7], name, cat_cents[cat])
-    redis.call('HSET', KEYS[8], name, string.format('%.2f', units / sales))
-    redis.call('HSET', KEYS[9], name, string.format('%.2f', price_cents / sales / 100))
+  redis.call('INCRBY', key.sales_total, applied)
+  for number, sales in pairs(sales_of) do
+    local name = category[number].name
+    local total_sales = redis.call('HINCRBY', key.category_sales, name, sales)
+    local total_units = redis.call('HINCRBY', key.category_units, name, units_of[number])
+    local total_cents = redis.call('HINCRBY', key.category_price_cents, name, cents_of_category[number])
+    -- The averages are written as text with two decimals: the bar charts read them as they are.
+    redis.call('HSET', key.category_avg_units, name, string.format('%.2f', total_units / total_sales))
+    redis.call('HSET', key.category_avg_price, name, string.format('%.2f', total_cents / total_sales / 100))
   end
-  for product, units in pairs(product_units) do
-    redis.call('ZINCRBY', KEYS[4], units, product)
+  for product, units in pairs(units_by_product) do
+    redis.call('ZINCRBY', key.product_units, units, product)
   end
-  for cat, products in pairs(cat_products) do
+  for number, products in pairs(units_by_category_product) do
     for product, units in pairs(products) do
-      redis.call('ZINCRBY', KEYS[PRODUCTS + cat], units, product)
+      redis.call('ZINCRBY', category[number].products, units, product)
     end
   end
-  local current_max = redis.call('GET', KEYS[2])
-  if not current_max or max_cents > cents_of(current_max) then
-    redis.call('SET', KEYS[2], money(max_cents))
+  local max_cents = cents_of(redis.call('GET', key.price_max) or '')
+  if max_cents == nil or batch_max_cents > max_cents then
+    redis.call('SET', key.price_max, money(batch_max_cents))
   end
-  local current_min = redis.call('GET', KEYS[3])
-  if not current_min or min_cents < cents_of(current_min) then
-    redis.call('SET', KEYS[3], money(min_cents))
+  local min_cents = cents_of(redis.call('GET', key.price_min) or '')
+  if min_cents == nil or batch_min_cents < min_cents then
+    redis.call('SET', key.price_min, money(batch_min_cents))
   end
 end
 
--- Throughput: one stream entry per wall-clock second (Valkey's clock) holding the sales applied in it,
--- written when the second is over; after a busy second, one zero entry so that graphs fall back to 0.
-local function point(sec, count)
-  redis.pcall('XADD', KEYS[10], 'MAXLEN', throughput_cap, string.format('%d-0', sec * 1000), 'sales', count)
+-- 3. The throughput clock. The stream gets one entry per wall-clock second, id = that second, holding the
+-- sales applied in it, written once the second is over. Valkey's own clock (TIME) is the one clock every
+-- consumer shares. The clock hash holds the open second ('second'), the sales counted in it so far
+-- ('sales'), and whether the open second must be written even if it stays idle ('owes_zero'): the
+-- second right after a busy one gets a 0 entry, so graphs fall back to 0 when the sales stop instead of
+-- drawing a line from the last busy second to the next.
+local function write_second(second, sales)
+  -- pcall: after Valkey's clock stepped back (NTP, a replica promoted), XADD refuses an id at or below the
+  -- stream's last one; losing that one point is better than failing the whole batch.
+  redis.pcall('XADD', key.throughput, 'MAXLEN', throughput_cap, string.format('%d-0', second * 1000), 'sales', sales)
 end
+
 local now = tonumber(redis.call('TIME')[1])
-local current = redis.call('HMGET', KEYS[11], 'sec', 'count', 'nz')
-local sec = tonumber(current[1])
-if sec == nil then
-  redis.call('HSET', KEYS[11], 'sec', now, 'count', applied, 'nz', 0)
-elseif now <= sec then
-  if applied > 0 then redis.call('HINCRBY', KEYS[11], 'count', applied) end
+local clock = redis.call('HMGET', key.throughput_clock, 'second', 'sales', 'owes_zero')
+local open_second = tonumber(clock[1])
+if open_second == nil then
+  -- First call ever (or the clock was lost): open the current second.
+  redis.call('HSET', key.throughput_clock, 'second', now, 'sales', applied, 'owes_zero', 0)
+elseif now <= open_second then
+  -- Still in the open second (or the clock stepped back): count into it.
+  if applied > 0 then redis.call('HINCRBY', key.throughput_clock, 'sales', applied) end
 else
-  local count = tonumber(current[2]) or 0
-  local nonzero = tonumber(current[3]) or 0
-  if count > 0 or nonzero == 1 then
-    point(sec, count)
-    nonzero = 0
-    if count > 0 then
-      if now > sec + 1 then point(sec + 1, 0) else nonzero = 1 end
+  -- The open second is over: write it if it was busy, or if it is the idle second after a busy one.
+  local sales = tonumber(clock[2]) or 0
+  local owes_zero = false
+  if sales > 0 then
+    write_second(open_second, sales)
+    if now > open_second + 1 then
+      write_second(open_second + 1, 0)  -- the second after it passed with no call at all: it was idle
+    else
+      owes_zero = true  -- the second after it is `now`, still open: write it when it closes, even at 0
     end
+  elseif tonumber(clock[3]) == 1 then
+    write_second(open_second, 0)
   end
-  redis.call('HSET', KEYS[11], 'sec', now, 'count', applied, 'nz', nonzero)
+  redis.call('HSET', key.throughput_clock, 'second', now, 'sales', applied, 'owes_zero', owes_zero and 1 or 0)
 end
 
 return {applied, duplicates}

@@ -2,8 +2,10 @@
 
 Offsets are committed only after the batch's effect is in Valkey. A crash between the two makes Kafka
 deliver the batch again; the script skips every sale whose id it has applied before, so each sale counts
-exactly once. A record that is not a valid sale is logged, counted and skipped (it cannot block its
-partition). SIGTERM only asks the loop to stop: the batch in hand is applied and committed first.
+exactly once. A record that is not a valid sale is logged, counted and copied to the dead-letter topic
+before the commit (it cannot block its partition, and is kept for inspection). While Valkey or the
+dead-letter topic fails, the batch is retried with backoff and stays uncommitted. SIGTERM only asks the
+loop to stop: the batch in hand is finished and committed first.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import valkey
 from kafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from blackfriday.consumer.dead_letters import DeadLetters, Poison
 from blackfriday.consumer.store import Store
-from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
+from blackfriday.metrics import batch_sizes, latency
+from blackfriday.readiness import Heartbeat
 from blackfriday.sale import Sale, sale_from_json
 
 log = logging.getLogger(__name__)
@@ -30,17 +35,18 @@ class ConsumerMetrics:
         self.records = Counter(
             "bf_consumer_records", "Kafka records handled, by outcome", ["outcome"], registry=registry
         )
-        self.batch_size = Histogram(
-            "bf_consumer_batch_size", "Records per poll", buckets=BATCH_BUCKETS, registry=registry
-        )
-        self.apply_seconds = Histogram(
-            "bf_consumer_apply_seconds",
-            "Time to apply one batch to Valkey",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
+        self.batch_size = batch_sizes(registry, "bf_consumer_batch_size", "Records per poll")
+        self.apply_seconds = latency(registry, "bf_consumer_apply_seconds", "Time to apply one batch to Valkey")
         self.lag = Gauge("bf_consumer_lag", "Records behind the end of the assigned partitions", registry=registry)
         self.valkey_errors = Counter("bf_consumer_valkey_errors", "Failed attempts to apply a batch", registry=registry)
+        self.dead_letters = Counter(
+            "bf_consumer_dead_letters", "Records that are not sales, copied to the dead-letter topic", registry=registry
+        )
+        self.dead_letter_errors = Counter(
+            "bf_consumer_dead_letter_errors",
+            "Failed attempts to copy records to the dead-letter topic",
+            registry=registry,
+        )
         self.commit_errors = Counter(
             "bf_consumer_commit_errors",
             "Offset commits that failed (the batch will be redelivered)",
@@ -58,6 +64,8 @@ class ConsumerLoop:
         batch_max: int,
         poll_timeout_ms: int,
         stop: threading.Event,
+        dead_letters: DeadLetters | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -65,56 +73,82 @@ class ConsumerLoop:
         self._batch_max = batch_max
         self._poll_timeout_ms = poll_timeout_ms
         self._stop = stop
-        #: time.monotonic() of the loop's last turn, for the liveness probe.
-        self.heartbeat = time.monotonic()
+        self._dead_letters = dead_letters
+        #: Beats at every turn of the loop, for the liveness probe.
+        self.heartbeat = heartbeat or Heartbeat()
 
     def run(self) -> None:
         while not self._stop.is_set():
-            self.heartbeat = time.monotonic()
+            self.heartbeat.beat()
             polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
             records = [record for batch in polled.values() for record in batch]
             if not records:
                 self._tick()
                 continue
             self._metrics.batch_size.observe(len(records))
-            sales = list(self._decode(records))
-            if sales and not self._apply(sales):
-                return  # asked to stop while Valkey was failing: leave the batch uncommitted
+            sales, poison = self._decode(records)
+            if poison and not self._retry(partial(self._keep, poison), "copy records to the dead-letter topic"):
+                return  # asked to stop while it was failing: leave the batch uncommitted
+            if sales and not self._retry(partial(self._apply, sales), "apply the batch to Valkey"):
+                return
             self._commit()
             self._update_lag(polled)
         log.info("consumer loop stopped")
 
-    def _decode(self, records: Iterable[Any]) -> Iterable[Sale]:
+    def _decode(self, records: list[Any]) -> tuple[list[Sale], list[Poison]]:
+        sales: list[Sale] = []
+        poison: list[Poison] = []
         for record in records:
             try:
-                yield sale_from_json(record.value)
-            except (ValueError, UnicodeDecodeError) as exc:
+                if not isinstance(record.value, bytes):
+                    raise ValueError("no value (a tombstone)")
+                sales.append(sale_from_json(record.value))
+            except ValueError as exc:  # UnicodeDecodeError and InvalidSale included
                 self._metrics.records.labels("invalid").inc()
                 log.error(
-                    "skipping a record that is not a valid sale",
+                    "a record that is not a valid sale: keeping it on the dead-letter topic",
                     extra={"partition": record.partition, "offset": record.offset, "error": str(exc)[:300]},
                 )
+                poison.append(Poison(record, str(exc)[:1000]))
+        return sales, poison
 
-    def _apply(self, sales: list[Sale]) -> bool:
+    def _retry(self, action: Callable[[], None], what: str) -> bool:
+        """Run ``action`` until it succeeds (True), backing off up to 5 s; False when asked to stop first."""
         delay = 0.2
         while True:
-            started = time.perf_counter()
             try:
-                result = self._store.apply(sales)
-            except valkey.ValkeyError as exc:
-                self._metrics.valkey_errors.inc()
-                log.warning("cannot apply batch to Valkey, retrying", extra={"error": str(exc), "retry_in": delay})
+                action()
+            except (valkey.ValkeyError, KafkaError) as exc:
+                log.warning(f"cannot {what}, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
                 if self._stop.wait(delay):
                     return False
-                self.heartbeat = time.monotonic()
+                self.heartbeat.beat()
                 delay = min(delay * 2, 5.0)
-                continue
-            self._metrics.apply_seconds.observe(time.perf_counter() - started)
-            self._metrics.records.labels("applied").inc(result.applied)
-            self._metrics.records.labels("duplicate").inc(result.duplicates)
-            if result.duplicates:
-                log.info("skipped redelivered sales", extra={"duplicates": result.duplicates})
-            return True
+            else:
+                return True
+
+    def _keep(self, poison: list[Poison]) -> None:
+        if self._dead_letters is None:
+            return  # no dead-letter topic configured: the records are only logged and counted
+        try:
+            self._dead_letters.keep(poison)
+        except KafkaError:
+            self._metrics.dead_letter_errors.inc()
+            raise
+        self._metrics.dead_letters.inc(len(poison))
+
+    def _apply(self, sales: list[Sale]) -> None:
+        started = time.perf_counter()
+        try:
+            result = self._store.apply(sales)
+        except valkey.ValkeyError:
+            self._metrics.valkey_errors.inc()
+            raise
+        self._metrics.apply_seconds.observe(time.perf_counter() - started)
+        self._metrics.records.labels("applied").inc(result.applied)
+        self._metrics.records.labels("duplicate").inc(result.duplicates)
+        if result.duplicates:
+            log.info("skipped redelivered sales", extra={"duplicates": result.duplicates})
 
     def _commit(self) -> None:
         try:

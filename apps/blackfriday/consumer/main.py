@@ -1,36 +1,39 @@
-"""bf-consumer: Kafka consumer group -> Valkey aggregates. Metrics and probes on METRICS_PORT."""
+"""bf-consumer: Kafka consumer group -> Valkey aggregates. Metrics and probes on METRICS_PORT.
+
+kafka-python and the valkey client are blocking: the loop runs in a worker thread, and the event loop
+only waits for the stop signal (SIGTERM asks the loop to finish the batch in hand, commit, and return).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
-import signal
 import sys
 import threading
-import time
-from collections.abc import Sequence
-from types import FrameType
 
 import valkey
 from kafka.consumer import KafkaConsumer
 from kafka.errors import KafkaError
 
-from blackfriday import logs
+from blackfriday.bootstrap import service_main
+from blackfriday.consumer.dead_letters import DeadLetters
 from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.consumer.store import Store, StoreOptions
 from blackfriday.metrics import new_registry
 from blackfriday.netcheck import tcp_reachable
 from blackfriday.opsserver import OpsServer
-from blackfriday.report import connect
-from blackfriday.settings import SettingsError
+from blackfriday.readiness import Heartbeat, Readiness
+from blackfriday.valkeyconn import connect
 
-log = logging.getLogger("blackfriday.consumer")
+log = logging.getLogger(__name__)
 
 
-def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event) -> KafkaConsumer | None:
+def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event, heartbeat: Heartbeat) -> KafkaConsumer | None:
+    """Connect, retrying until Kafka answers (each attempt is a turn of the loop for the liveness probe)."""
     delay = 0.5
     while not stop.is_set():
+        heartbeat.beat()
         try:
             return KafkaConsumer(
                 settings.kafka_topic,
@@ -51,9 +54,65 @@ def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event) -> KafkaC
     return None
 
 
-def run(settings: ConsumerSettings, stop: threading.Event) -> int:
+class Probes:
+    """What the consumer's probes answer: the loop comes round (live); Kafka and Valkey answer (ready)."""
+
+    def __init__(self, settings: ConsumerSettings, store: Store) -> None:
+        self._settings = settings
+        self._store = store
+        self.heartbeat = Heartbeat()
+        self.connected = Readiness("not connected to Kafka yet")
+
+    def live(self) -> tuple[bool, str]:
+        age = self.heartbeat.age
+        return age < self._settings.stall_seconds, f"last loop turn {age:.1f}s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        if not self.connected.ready:
+            return self.connected.state()
+        try:
+            self._store.ping()
+        except valkey.ValkeyError as exc:
+            return False, f"Valkey unreachable: {exc}"
+        if not tcp_reachable(self._settings.kafka_brokers):
+            return False, "Kafka unreachable"
+        return True, "Kafka and Valkey reachable"
+
+
+def consume(
+    settings: ConsumerSettings, store: Store, metrics: ConsumerMetrics, probes: Probes, stop: threading.Event
+) -> None:
+    """Connect to Kafka and run the loop until ``stop``; blocking (runs in a worker thread)."""
+    consumer = _kafka_consumer(settings, stop, probes.heartbeat)
+    if consumer is None:
+        return
+    dead_letter_topic = settings.dead_letter_topic or f"{settings.kafka_topic}-dlq"
+    dead_letters = None if dead_letter_topic == "-" else DeadLetters(settings.kafka_brokers, dead_letter_topic)
+    try:
+        loop = ConsumerLoop(
+            consumer,
+            store,
+            metrics,
+            batch_max=settings.batch_max,
+            poll_timeout_ms=settings.poll_timeout_ms,
+            stop=stop,
+            dead_letters=dead_letters,
+            heartbeat=probes.heartbeat,
+        )
+        probes.connected.set(True, "connected to Kafka")
+        log.info(
+            "consuming",
+            extra={"topic": settings.kafka_topic, "group": settings.kafka_group, "dead_letters": dead_letter_topic},
+        )
+        loop.run()
+    finally:
+        consumer.close(autocommit=False)
+        if dead_letters is not None:
+            dead_letters.close()
+
+
+async def serve(settings: ConsumerSettings, stop: asyncio.Event) -> None:
     registry = new_registry()
-    metrics = ConsumerMetrics(registry)
     client = connect(settings.valkey_addr, settings.valkey_password, settings.valkey_db)
     store = Store(
         client,
@@ -63,80 +122,26 @@ def run(settings: ConsumerSettings, stop: threading.Event) -> int:
             throughput_cap=settings.throughput_cap,
         ),
     )
-    holder: dict[str, ConsumerLoop] = {}
+    probes = Probes(settings, store)
+    ops = OpsServer(settings.metrics_host, settings.metrics_port, registry, probes.live, probes.ready).start()
+    stopping = threading.Event()
 
-    def live() -> tuple[bool, str]:
-        loop = holder.get("loop")
-        if loop is None:
-            return True, "starting"
-        age = time.monotonic() - loop.heartbeat
-        return age < settings.stall_seconds, f"last loop turn {age:.1f}s ago"
+    async def relay_stop() -> None:
+        await stop.wait()
+        log.info("finishing the batch in hand")
+        probes.connected.drain()
+        stopping.set()
 
-    def ready() -> tuple[bool, str]:
-        if "loop" not in holder:
-            return False, "not connected to Kafka yet"
-        try:
-            store.ping()
-        except valkey.ValkeyError as exc:
-            return False, f"Valkey unreachable: {exc}"
-        if not tcp_reachable(settings.kafka_brokers):
-            return False, "Kafka unreachable"
-        return True, "Kafka and Valkey reachable"
-
-    ops = OpsServer(settings.metrics_host, settings.metrics_port, registry, live, ready).start()
+    relay = asyncio.create_task(relay_stop())
     try:
-        consumer = _kafka_consumer(settings, stop)
-        if consumer is None:
-            return 0
-        try:
-            loop = ConsumerLoop(
-                consumer,
-                store,
-                metrics,
-                batch_max=settings.batch_max,
-                poll_timeout_ms=settings.poll_timeout_ms,
-                stop=stop,
-            )
-            holder["loop"] = loop
-            log.info(
-                "consuming",
-                extra={
-                    "topic": settings.kafka_topic,
-                    "group": settings.kafka_group,
-                },
-            )
-            loop.run()
-        finally:
-            consumer.close(autocommit=False)
+        await asyncio.to_thread(consume, settings, store, ConsumerMetrics(registry), probes, stopping)
     finally:
+        relay.cancel()
         client.close()  # type: ignore[no-untyped-call]
         ops.stop()
-        log.info("consumer stopped")
-    return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    del argv
-    try:
-        settings = ConsumerSettings.from_env(os.environ)
-    except SettingsError as exc:
-        print(f"bf-consumer: {exc}", file=sys.stderr)
-        return 2
-    logs.configure("consumer", settings.log_level)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("shutting down: finishing the batch in hand", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        return run(settings, stop)
-    except OSError as exc:
-        log.error("cannot start", extra={"error": str(exc)})
-        return 1
-
+main = service_main("consumer", ConsumerSettings, serve)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None))

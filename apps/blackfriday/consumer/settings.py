@@ -1,51 +1,54 @@
+"""The consumer's settings (docs/configuration.md is generated from these declarations)."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-from blackfriday.settings import Env
+from blackfriday import settings as s
 
 
 @dataclass(frozen=True, slots=True)
-class ConsumerSettings:
-    kafka_brokers: list[str]
-    kafka_topic: str
-    kafka_group: str
-    valkey_addr: str
-    valkey_password: str | None
-    valkey_db: int
-    #: Most records per poll, i.e. per Valkey script call.
-    batch_max: int
-    poll_timeout_ms: int
-    #: A consumer that stops heartbeating loses its partitions after this long.
-    session_timeout_ms: int
-    dedup_ttl_seconds: int
-    price_history_cap: int
-    throughput_cap: int
-    metrics_host: str
-    metrics_port: int
-    #: Liveness fails when the loop has not come round for this long.
-    stall_seconds: float
-    log_level: str
+class ConsumerSettings(s.FromEnv):
+    SERVICE: ClassVar[str] = "consumer"
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ConsumerSettings:
-        env = Env(environ)
-        return cls(
-            kafka_brokers=env.hostports("KAFKA_BROKERS", "localhost:9092"),
-            kafka_topic=env.text("KAFKA_TOPIC", "sales-topic"),
-            kafka_group=env.text("KAFKA_GROUP", "black-friday-group"),
-            valkey_addr=env.hostport("VALKEY_ADDR", "localhost:6379"),
-            valkey_password=env.raw("VALKEY_PASSWORD"),
-            valkey_db=env.integer("VALKEY_DB", 0, minimum=0, maximum=15),
-            batch_max=env.integer("BATCH_MAX", 500, minimum=1, maximum=5000),
-            poll_timeout_ms=env.integer("POLL_TIMEOUT_MS", 500, minimum=10, maximum=10_000),
-            session_timeout_ms=env.integer("KAFKA_SESSION_TIMEOUT_MS", 10_000, minimum=6000, maximum=300_000),
-            dedup_ttl_seconds=env.integer("DEDUP_TTL_SECONDS", 86_400, minimum=60),
-            price_history_cap=env.integer("PRICE_HISTORY_CAP", 1000, minimum=1, maximum=1_000_000),
-            throughput_cap=env.integer("THROUGHPUT_HISTORY_SECONDS", 3600, minimum=60, maximum=1_000_000),
-            metrics_host=env.text("METRICS_HOST", "0.0.0.0"),  # noqa: S104 - a server in a container
-            metrics_port=env.port("METRICS_PORT", 9465),
-            stall_seconds=env.number("STALL_SECONDS", 120.0, minimum=5),
-            log_level=env.log_level(),
-        )
+    kafka_brokers: list[str] = s.kafka_brokers()
+    kafka_topic: str = s.kafka_topic()
+    kafka_group: str = s.text("KAFKA_GROUP", "black-friday-group", "the consumer group", wired=True)
+    dead_letter_topic: str = s.text(
+        "KAFKA_DLQ_TOPIC",
+        "",
+        "where records that are not sales are kept for inspection; empty: <KAFKA_TOPIC>-dlq, - : nowhere",
+        wired=True,
+    )
+    valkey_addr: str = s.hostport("VALKEY_ADDR", "localhost:6379", "the Valkey primary")
+    valkey_password: str | None = s.secret("VALKEY_PASSWORD", "Valkey's password (none by default); never logged")
+    valkey_db: int = s.integer("VALKEY_DB", 0, "Valkey database number", minimum=0, maximum=15)
+    batch_max: int = s.integer(
+        "BATCH_MAX", 500, "most records per poll, i.e. per Valkey script call", minimum=1, maximum=5000
+    )
+    poll_timeout_ms: int = s.integer(
+        "POLL_TIMEOUT_MS", 500, "how long a poll waits for records", minimum=10, maximum=10_000
+    )
+    session_timeout_ms: int = s.integer(
+        "KAFKA_SESSION_TIMEOUT_MS",
+        10_000,
+        "a consumer that stops heartbeating loses its partitions after this long",
+        minimum=6000,
+        maximum=300_000,
+    )
+    dedup_ttl_seconds: int = s.integer(
+        "DEDUP_TTL_SECONDS", 86_400, "how long sale ids are remembered after their hour (redelivery window)", minimum=60
+    )
+    price_history_cap: int = s.integer(
+        "PRICE_HISTORY_CAP", 1000, "prices kept for each category's tracked product", minimum=1, maximum=1_000_000
+    )
+    throughput_cap: int = s.integer(
+        "THROUGHPUT_HISTORY_SECONDS", 3600, "seconds kept in the throughput stream", minimum=60, maximum=1_000_000
+    )
+    metrics_host: str = s.text("METRICS_HOST", "0.0.0.0", "address of the metrics and probe server", wired=True)  # noqa: S104
+    metrics_port: int = s.port("METRICS_PORT", 9465, "HTTP: /metrics, /healthz (loop alive), /readyz")
+    stall_seconds: float = s.number(
+        "STALL_SECONDS", 120.0, "liveness fails when the loop has not come round for this long", minimum=5
+    )
+    log_level: str = s.log_level()

@@ -36,6 +36,7 @@ class Store:
         self._client = client
         self._options = options
         self._script = client.register_script(_SCRIPT)
+        # The order apply.lua reads them in: its GLOBAL_KEYS, then CATEGORY_KEYS for each category.
         self._keys = [
             keys.SALES_TOTAL,
             keys.PRICE_MAX,
@@ -47,18 +48,22 @@ class Store:
             keys.CATEGORY_AVG_UNITS,
             keys.CATEGORY_AVG_PRICE,
             keys.THROUGHPUT,
-            keys.THROUGHPUT_CURRENT,
-            *(keys.category_tracked(c) for c in Category),
-            *(keys.category_prices(c) for c in Category),
-            *(keys.category_products(c) for c in Category),
+            keys.THROUGHPUT_CLOCK,
         ]
+        for category in Category:
+            self._keys += [
+                keys.category_tracked(category),
+                keys.category_prices(category),
+                keys.category_products(category),
+            ]
         self._head: list[str | int] = [
             keys.DEDUP_PREFIX,
             keys.DEDUP_BUCKET_MS,
             options.dedup_ttl_seconds,
             options.price_history_cap,
             options.throughput_cap,
-            *(c.name for c in Category),
+            len(Category),
+            *(category.name for category in Category),  # Category numbers are 1..N in this order
         ]
 
     def apply(self, sales: Sequence[Sale]) -> Applied:
@@ -77,7 +82,7 @@ class Store:
         return Applied(int(applied), int(duplicates))
 
     def tick(self) -> None:
-        """Close the current throughput second when no sales arrive (keeps the live graph moving)."""
+        """Move the throughput clock when no sales arrive (keeps the live graph moving)."""
         self.apply(())
 
     def ping(self) -> bool:

@@ -1,6 +1,6 @@
 """The product catalog the load generator draws sales from.
 
-Format (catalog.json beside this file is the default; docs/catalog.md describes it):
+Format (catalog.json beside this file is the default; docs/registry.md, "The catalog artifact", describes it):
 
     {"kind": "black-friday/catalog", "version": 1,
      "categories": {"Belleza": {"weight": 3,

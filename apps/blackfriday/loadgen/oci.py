@@ -25,6 +25,8 @@ CATALOG_LAYER_TYPE: Final = "application/vnd.blackfriday.catalog.layer.v1+json"
 MANIFEST_TYPE: Final = "application/vnd.oci.image.manifest.v1+json"
 EMPTY_CONFIG_TYPE: Final = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG: Final = b"{}"
+#: A registry address as containerd and helm values take it: host[:port][/path], no scheme (172.31.32.68:5000).
+REGISTRY_PATTERN: Final = r"^$|^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9._-]+)*$"
 _REFERENCE: Final = re.compile(
     r"^(?P<scheme>oci|oci\+http)://(?P<registry>[A-Za-z0-9.-]+(:[0-9]{1,5})?)/(?P<repository>[a-z0-9]+([._/-][a-z0-9]+)*)"
     r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127})$"

@@ -1,8 +1,8 @@
 """bf-writer: the gRPC server in front of Kafka.
 
 Health: the standard gRPC health service. The overall service ("") is SERVING while the process runs
-(liveness); ``blackfriday.ProductSaleService`` is SERVING only while Kafka is reachable (readiness).
-Metrics and the same checks over HTTP on METRICS_PORT (/metrics, /healthz, /readyz).
+(liveness); ``blackfriday.ProductSaleService`` is SERVING only while the writer can produce to Kafka
+(readiness). Metrics and the same checks over HTTP on METRICS_PORT (/metrics, /healthz, /readyz).
 """
 
 from __future__ import annotations
@@ -10,43 +10,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from blackfriday import logs
+from blackfriday.bootstrap import service_main
+from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.metrics import new_registry
 from blackfriday.netcheck import tcp_reachable_async
 from blackfriday.opsserver import OpsServer
-from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
-from blackfriday.settings import SettingsError
+from blackfriday.pb import product_sale_pb2_grpc
+from blackfriday.readiness import Readiness
 from blackfriday.writer.producer import SaleProducer
 from blackfriday.writer.service import ProductSaleService, WriterMetrics
 from blackfriday.writer.settings import WriterSettings
 
-log = logging.getLogger("blackfriday.writer")
+log = logging.getLogger(__name__)
 
-SERVICE_NAME = product_sale_pb2.DESCRIPTOR.services_by_name["ProductSaleService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 async def _watch_kafka(
-    settings: WriterSettings,
-    producer: SaleProducer,
-    health_servicer: Any,
-    state: dict[str, bool],
+    settings: WriterSettings, producer: SaleProducer, health_servicer: Any, readiness: Readiness
 ) -> None:
     """Keep the readiness status in step with Kafka's reachability (checked every 2 s)."""
     while True:
         ready = producer.connected and await tcp_reachable_async(settings.kafka_brokers, timeout=1.0)
-        if ready != state.get("ready"):
-            state["ready"] = ready
+        if readiness.set(ready, "Kafka reachable" if ready else "Kafka not reachable"):
             await health_servicer.set(SERVICE_NAME, SERVING if ready else NOT_SERVING)
             log.info("readiness changed", extra={"ready": ready})
         await asyncio.sleep(2.0)
@@ -67,24 +60,18 @@ async def serve(settings: WriterSettings, stop: asyncio.Event) -> None:
         raise OSError(f"LISTEN_PORT: cannot listen on {settings.listen_host}:{settings.listen_port}")
     await health_servicer.set("", SERVING)
     await health_servicer.set(SERVICE_NAME, NOT_SERVING)
-    state: dict[str, bool] = {}
+    readiness = Readiness("Kafka not reachable yet")
     ops = OpsServer(
-        settings.listen_host,
-        settings.metrics_port,
-        registry,
-        live=lambda: (True, "running"),
-        ready=lambda: (
-            state.get("ready", False),
-            "Kafka reachable" if state.get("ready") else "Kafka not reachable",
-        ),
+        settings.listen_host, settings.metrics_port, registry, live=lambda: (True, "running"), ready=readiness.state
     ).start()
     await server.start()
-    watcher = asyncio.create_task(_watch_kafka(settings, producer, health_servicer, state))
+    watcher = asyncio.create_task(_watch_kafka(settings, producer, health_servicer, readiness))
     log.info("writer listening", extra={"port": port, "topic": settings.kafka_topic})
     try:
         await stop.wait()
     finally:
-        log.info("shutting down: draining in-flight calls", extra={"grace_seconds": settings.grace_seconds})
+        log.info("draining in-flight calls", extra={"grace_seconds": settings.grace_seconds})
+        readiness.drain()
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -92,32 +79,9 @@ async def serve(settings: WriterSettings, stop: asyncio.Event) -> None:
         await server.stop(settings.grace_seconds)
         await producer.close(timeout=settings.grace_seconds)
         ops.stop()
-        log.info("writer stopped")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    del argv
-    try:
-        settings = WriterSettings.from_env(os.environ)
-    except SettingsError as exc:
-        print(f"bf-writer: {exc}", file=sys.stderr)
-        return 2
-    logs.configure("writer", settings.log_level)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
-
-    try:
-        asyncio.run(run())
-    except OSError as exc:
-        log.error("cannot start", extra={"error": str(exc)})
-        return 1
-    return 0
-
+main = service_main("writer", WriterSettings, serve)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(None))

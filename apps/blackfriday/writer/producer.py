@@ -13,13 +13,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer import KafkaProducer
 
-from blackfriday.sale import Sale
+from blackfriday.sale import Sale, Stored
 from blackfriday.writer.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -31,12 +30,6 @@ class KafkaUnavailable(Exception):
 
 class KafkaTimeout(Exception):
     """Kafka did not acknowledge in time; the sale may or may not have been written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    partition: int
-    offset: int
 
 
 class SaleProducer:
@@ -96,7 +89,7 @@ class SaleProducer:
         topic = self._settings.kafka_topic
         return [producer.send(topic, key=s.producto_id.encode(), value=s.to_json()) for s in sales]
 
-    async def publish(self, sales: Sequence[Sale], timeout: float) -> list[Ack]:
+    async def publish(self, sales: Sequence[Sale], timeout: float) -> list[Stored]:
         """Produce the sales and wait for every broker ack; raises KafkaUnavailable or KafkaTimeout."""
         loop = asyncio.get_running_loop()
         try:
@@ -110,13 +103,13 @@ class SaleProducer:
             outcomes = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), timeout)
         except TimeoutError as exc:
             raise KafkaTimeout(f"Kafka did not acknowledge within {timeout:.1f}s") from exc
-        acks: list[Ack] = []
+        acks: list[Stored] = []
         for outcome in outcomes:
             if isinstance(outcome, KafkaTimeoutError):
                 raise KafkaTimeout(f"Kafka did not acknowledge: {outcome}") from outcome
             if isinstance(outcome, BaseException):
                 raise KafkaUnavailable(f"Kafka write failed: {outcome}") from outcome
-            acks.append(Ack(partition=outcome.partition, offset=outcome.offset))
+            acks.append(Stored(partition=outcome.partition, offset=outcome.offset))
         return acks
 
     async def close(self, timeout: float) -> None:

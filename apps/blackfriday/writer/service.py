@@ -13,20 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
-from blackfriday.grpcwire import sale_from_proto
-from blackfriday.metrics import BATCH_BUCKETS, LATENCY_BUCKETS
+from blackfriday.grpcwire import sale_from_proto, stored_reply
+from blackfriday.metrics import batch_sizes, latency
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
-from blackfriday.sale import InvalidSale, Sale
-from blackfriday.writer.producer import Ack, KafkaTimeout, KafkaUnavailable, SaleProducer
+from blackfriday.sale import MAX_BATCH, InvalidSale, Sale
+from blackfriday.writer.producer import KafkaTimeout, KafkaUnavailable, SaleProducer
 
 log = logging.getLogger(__name__)
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-PROCESSED = "Procesado"
-MAX_BATCH = 1000
 
 
 class WriterMetrics:
@@ -34,15 +31,10 @@ class WriterMetrics:
         self.sales = Counter(
             "bf_writer_sales", "Sales handled by the writer, by outcome", ["outcome"], registry=registry
         )
-        self.ack_seconds = Histogram(
-            "bf_writer_ack_seconds",
-            "Time from receiving a call to Kafka's ack of all its sales",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+        self.ack_seconds = latency(
+            registry, "bf_writer_ack_seconds", "Time from receiving a call to Kafka's ack of all its sales"
         )
-        self.batch_size = Histogram(
-            "bf_writer_batch_size", "Sales per gRPC call", buckets=BATCH_BUCKETS, registry=registry
-        )
+        self.batch_size = batch_sizes(registry, "bf_writer_batch_size", "Sales per gRPC call")
 
 
 class ProductSaleService(product_sale_pb2_grpc.ProductSaleServiceServicer):
@@ -96,10 +88,4 @@ class ProductSaleService(product_sale_pb2_grpc.ProductSaleServiceServicer):
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc))
         self._metrics.sales.labels("acked").inc(len(sales))
         self._metrics.ack_seconds.observe(time.perf_counter() - started)
-        return [_response(sale, ack) for sale, ack in zip(sales, acks, strict=True)]
-
-
-def _response(sale: Sale, ack: Ack) -> product_sale_pb2.ProductSaleResponse:
-    return product_sale_pb2.ProductSaleResponse(
-        estado=PROCESSED, exito=True, sale_id=sale.id, partition=ack.partition, offset=ack.offset
-    )
+        return [stored_reply(sale, ack) for sale, ack in zip(sales, acks, strict=True)]

@@ -1,38 +1,34 @@
+"""The writer's settings (docs/configuration.md is generated from these declarations)."""
+
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-from blackfriday.settings import Env
+from blackfriday import settings as s
 
 
 @dataclass(frozen=True, slots=True)
-class WriterSettings:
-    listen_host: str
-    listen_port: int
-    metrics_port: int
-    kafka_brokers: list[str]
-    kafka_topic: str
-    #: How long Kafka may take to acknowledge a sale before the call fails (DEADLINE_EXCEEDED).
-    delivery_timeout_ms: int
-    #: How long send() may block for metadata or buffer space.
-    max_block_ms: int
-    linger_ms: int
-    grace_seconds: float
-    log_level: str
+class WriterSettings(s.FromEnv):
+    SERVICE: ClassVar[str] = "writer"
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> WriterSettings:
-        env = Env(environ)
-        return cls(
-            listen_host=env.text("LISTEN_HOST", "0.0.0.0"),  # noqa: S104 - a server in a container
-            listen_port=env.port("LISTEN_PORT", 50051),
-            metrics_port=env.port("METRICS_PORT", 9464),
-            kafka_brokers=env.hostports("KAFKA_BROKERS", "localhost:9092"),
-            kafka_topic=env.text("KAFKA_TOPIC", "sales-topic"),
-            delivery_timeout_ms=env.integer("KAFKA_DELIVERY_TIMEOUT_MS", 5000, minimum=100),
-            max_block_ms=env.integer("KAFKA_MAX_BLOCK_MS", 3000, minimum=0),
-            linger_ms=env.integer("KAFKA_LINGER_MS", 2, minimum=0),
-            grace_seconds=env.number("GRACEFUL_TIMEOUT_SECONDS", 10.0, minimum=0),
-            log_level=env.log_level(),
-        )
+    listen_host: str = s.listen_host()
+    listen_port: int = s.port("LISTEN_PORT", 50051, "gRPC: blackfriday.ProductSaleService, grpc.health.v1.Health")
+    metrics_port: int = s.port("METRICS_PORT", 9464, "HTTP: /metrics, /healthz, /readyz")
+    kafka_brokers: list[str] = s.kafka_brokers()
+    kafka_topic: str = s.kafka_topic()
+    delivery_timeout_ms: int = s.integer(
+        "KAFKA_DELIVERY_TIMEOUT_MS",
+        5000,
+        "how long Kafka may take to acknowledge a sale before the call fails DEADLINE_EXCEEDED",
+        minimum=100,
+    )
+    max_block_ms: int = s.integer(
+        "KAFKA_MAX_BLOCK_MS",
+        3000,
+        "how long a send may wait for metadata or buffer space (UNAVAILABLE after)",
+        minimum=0,
+    )
+    linger_ms: int = s.integer("KAFKA_LINGER_MS", 2, "producer batching delay", minimum=0)
+    grace_seconds: float = s.graceful_timeout()
+    log_level: str = s.log_level()

@@ -3,12 +3,9 @@ Names and labels. Every object of a component is named <release>-<component> (63
 that sibling subcharts can find each other's Services from the release name alone.
 */}}
 
+{{/* This component's name; from the umbrella, another component's: include "bf.fullname" .Subcharts.api */}}
 {{- define "bf.fullname" -}}
-{{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
-{{- else -}}
 {{- include "bf.componentName" (dict "ctx" . "component" .Chart.Name) -}}
-{{- end -}}
 {{- end -}}
 
 {{/* The name of another component of the same release: (dict "ctx" . "component" "bridge") */}}

@@ -28,14 +28,6 @@ every subchart computes the same names:
 {{- ((.Values.global).kafka).consumerGroup | default "black-friday-group" -}}
 {{- end -}}
 
-{{- define "bf.valkey.primary" -}}
-{{- printf "%s-primary" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
-{{- end -}}
-
-{{- define "bf.valkey.read" -}}
-{{- printf "%s-read" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
-{{- end -}}
-
 {{- define "bf.valkey.secretName" -}}
 {{- (((.Values.global).valkey).auth).existingSecret | default (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
 {{- end -}}

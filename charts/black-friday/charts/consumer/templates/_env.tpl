@@ -6,6 +6,6 @@
 - name: KAFKA_GROUP
   value: {{ include "bf.kafka.consumerGroup" . | quote }}
 - name: VALKEY_ADDR
-  value: {{ printf "%s:6379" (include "bf.valkey.primary" .) | quote }}
+  value: {{ include "bf.address.valkey" . | quote }}
 {{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
 {{- end -}}

@@ -1,0 +1,121 @@
+{{/* A service's Deployment: the project's image, its command, its ports from bf.ports, settings from its
+     ConfigMap plus the "<chart>.env" wiring, restrictive security contexts. */}}
+{{- define "bf.service.deployment" -}}
+{{- $ctx := merge (dict "Values" (include "bf.service.values" . | fromYaml)) (omit . "Values") -}}
+{{- $values := $ctx.Values -}}
+{{- $ports := include "bf.componentPorts" $ctx.Chart.Name | fromYaml -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "bf.fullname" $ctx }}
+  namespace: {{ include "bf.namespace" $ctx }}
+  labels:
+    {{- include "bf.labels" $ctx | nindent 4 }}
+spec:
+  {{- if not $values.autoscaling.enabled }}
+  replicas: {{ $values.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "bf.selectorLabels" $ctx | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "bf.labels" $ctx | nindent 8 }}
+        {{- with $values.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        checksum/config: {{ include "bf.service.configmap" . | sha256sum }}
+        {{- with $values.podAnnotations }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ include "bf.serviceAccountName" $ctx }}
+      automountServiceAccountToken: false
+      {{- include "bf.imagePullSecrets" $ctx | nindent 6 }}
+      securityContext:
+        {{- include "bf.podSecurityContext" $ctx | nindent 8 }}
+      terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
+      containers:
+        - name: {{ $ctx.Chart.Name }}
+          image: {{ include "bf.image" (dict "image" $values.image "ctx" $ctx) | quote }}
+          imagePullPolicy: {{ $values.image.pullPolicy }}
+          command:
+            {{- toYaml $values.command | nindent 12 }}
+          ports:
+            {{- range $name, $port := $ports }}
+            - name: {{ $name }}
+              containerPort: {{ $port.port | int }}
+              protocol: TCP
+            {{- end }}
+          envFrom:
+            - configMapRef:
+                name: {{ include "bf.fullname" $ctx }}
+          env:
+            {{- with include (printf "%s.env" $ctx.Chart.Name) $ctx }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- range $name, $value := $values.extraEnv }}
+            - name: {{ $name }}
+              value: {{ $value | toString | quote }}
+            {{- end }}
+          {{- range $probe := list "livenessProbe" "readinessProbe" "startupProbe" }}
+          {{- with index $values $probe }}
+          {{ $probe }}:
+            {{- include "bf.service.probe" (dict "probe" . "kind" $probe "ports" $ports) | nindent 12 }}
+          {{- end }}
+          {{- end }}
+          {{- with $values.lifecycle }}
+          lifecycle:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          resources:
+            {{- toYaml $values.resources | nindent 12 }}
+          securityContext:
+            {{- include "bf.containerSecurityContext" $ctx | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        - name: tmp
+          emptyDir:
+            sizeLimit: 64Mi
+      {{- with $values.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $values.topologySpreadConstraints }}
+      topologySpreadConstraints:
+        {{- tpl (toYaml .) $ctx | nindent 8 }}
+      {{- end }}
+{{- end -}}
+
+{{/*
+A probe from the values, with what the chart knows filled in: a gRPC probe (which takes a port number,
+not a name) gets the component's grpc port, and the writer's readiness probe checks bf.writer.healthService
+unless the values name another service ("" is the whole server: liveness).
+*/}}
+{{- define "bf.service.probe" -}}
+{{- $probe := deepCopy .probe -}}
+{{- if hasKey $probe "grpc" -}}
+{{- $grpc := $probe.grpc | default dict -}}
+{{- if not $grpc.port -}}
+{{- $_ := set $grpc "port" ((index $.ports "grpc").port | int) -}}
+{{- end -}}
+{{- if and (eq $.kind "readinessProbe") (not (hasKey $grpc "service")) -}}
+{{- $_ := set $grpc "service" (include "bf.writer.healthService" dict) -}}
+{{- end -}}
+{{- $_ := set $probe "grpc" $grpc -}}
+{{- end -}}
+{{- toYaml $probe -}}
+{{- end -}}
