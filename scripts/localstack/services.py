@@ -80,6 +80,10 @@ class Pipeline:
         env.update(self.extra_env.get(instance, {}))
         return env
 
+    @property
+    def writer_metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.writer_metrics_port}/metrics"
+
     def ready_url(self, instance: str) -> str:
         port = {
             "api": self.api_port,

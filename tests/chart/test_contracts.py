@@ -19,6 +19,8 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.chart
 
+#: The usual short names of kinds, as kubectl takes them.
+SHORT_NAMES = {"HorizontalPodAutoscaler": "hpa", "PodDisruptionBudget": "pdb", "PersistentVolumeClaim": "pvc"}
 SERVICES: dict[str, type[FromEnv]] = {
     "api": ApiSettings,
     "bridge": BridgeSettings,
@@ -144,9 +146,9 @@ def test_no_symlinks_and_no_noise_from_helm() -> None:
 
 
 def test_each_template_file_renders_one_kind() -> None:
-    """A file's name says what it renders: every object of a service's file is of one kind."""
-    for service in SERVICES:
-        for template in sorted((CHART / "charts" / service / "templates").glob("*.yaml")):
+    """A file's name says what it renders: one kind per file, named after it (configmap-dashboards.yaml)."""
+    for chart in [*SERVICES, "kafka", "valkey", "grafana"]:
+        for template in sorted((CHART / "charts" / chart / "templates").glob("*.yaml")):
             done = subprocess.run(
                 [
                     str(HELM),
@@ -160,7 +162,7 @@ def test_each_template_file_renders_one_kind() -> None:
                     "-f",
                     str(ROOT / "values" / "prod.yaml"),
                     "--show-only",
-                    f"charts/{service}/templates/{template.name}",
+                    f"charts/{chart}/templates/{template.name}",
                 ],
                 capture_output=True,
                 text=True,
@@ -170,6 +172,31 @@ def test_each_template_file_renders_one_kind() -> None:
             assert done.returncode == 0, done.stderr
             kinds = {doc["kind"] for doc in yaml.safe_load_all(done.stdout) if doc}
             assert len(kinds) == 1, f"{template}: {kinds}"
-            assert template.stem == next(iter(kinds)).lower().replace("horizontalpodautoscaler", "hpa").replace(
-                "poddisruptionbudget", "pdb"
-            )
+            kind = SHORT_NAMES.get(next(iter(kinds)), next(iter(kinds)).lower())
+            assert template.stem.split("-")[0] == kind, f"{template} renders {kind}"
+
+
+def test_an_existing_kafka_replaces_strimzi() -> None:
+    """global.kafka.external.bootstrapServers: the services use it, no Strimzi object, no CRD needed."""
+    rendered = render("--set", "global.kafka.external.bootstrapServers=kafka-0.shared:9092", strimzi=False)
+    assert not [o for o in rendered.objects if o["apiVersion"].startswith("kafka.strimzi.io")]
+    containers = dict(rendered.containers())
+    for name in ("bf-writer/writer", "bf-consumer/consumer"):
+        assert env_of(containers[name])["KAFKA_BROKERS"] == "kafka-0.shared:9092"
+
+
+def test_a_bad_external_bootstrap_is_refused_at_render() -> None:
+    assert "at '/global/kafka/external/bootstrapServers'" in render_error(
+        "--set", "global.kafka.external.bootstrapServers=kafka"
+    )
+
+
+def test_the_dead_letter_topic_is_made_and_given_to_the_consumer() -> None:
+    rendered = render(environment="dev")
+    topic = rendered.get("KafkaTopic", "sales-topic-dlq")
+    assert topic["spec"]["topicName"] == "sales-topic-dlq"
+    consumer = env_of(dict(rendered.containers())["bf-consumer/consumer"])
+    assert consumer["KAFKA_DLQ_TOPIC"] == "sales-topic-dlq"
+    other = render("--set", "global.kafka.topic=ventas", "--set", "global.kafka.deadLetterTopic=ventas-malas")
+    assert env_of(dict(other.containers())["bf-consumer/consumer"])["KAFKA_DLQ_TOPIC"] == "ventas-malas"
+    assert other.get("KafkaTopic", "ventas-malas")

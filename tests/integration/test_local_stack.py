@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localstack.ports import free_port
+from localstack.process import wait_for
 from tests.conftest import ROOT
 from tests.integration.helpers import post_sales, wait_total
 
@@ -67,7 +69,7 @@ def test_up_report_down(stack_env: dict[str, str]) -> None:
     assert figures["max_price"] == 499.99
 
     state = json.loads((Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json").read_text())
-    pids = [p["pid"] for p in state["procs"]]
+    pids = [p["pid"] for p in state["procs"].values()]
     down = make("down", stack_env)
     assert down.returncode == 0
     assert "stopped: api, bridge, writer, consumer, kafka, valkey" in down.stdout
@@ -115,3 +117,33 @@ def test_demo_prints_the_summary_draws_the_dashboard_and_stops(stack_env: dict[s
     assert "demo: stack stopped" in demo.stdout
     state = Path(stack_env["BF_STATE_DIR"]) / "demo" / "state.json"
     assert not state.exists()
+
+
+def test_up_restarts_what_died_and_down_stops_the_restarted(stack_env: dict[str, str]) -> None:
+    assert make("up", stack_env).returncode == 0
+    state_file = Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json"
+    before = json.loads(state_file.read_text())["procs"]
+    for name in ("writer", "kafka"):
+        os.kill(before[name]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: all(gone(before[n]["pid"]) for n in ("writer", "kafka")), 10)
+
+    status = make("status", stack_env)
+    lines = {line.split()[0]: line for line in status.stdout.splitlines() if line.strip()}
+    assert " dead " in lines["writer"] + " "
+    assert " dead " in lines["kafka"] + " "
+    assert " running " in lines["api"] + " "
+    assert "dead: kafka, writer (make up starts them again)" in status.stdout
+
+    healed = make("up", stack_env)
+    assert healed.returncode == 0, healed.stderr
+    assert "restarted: kafka, writer" in healed.stdout
+    after = json.loads(state_file.read_text())["procs"]
+    assert after["api"]["pid"] == before["api"]["pid"]  # what ran was left alone
+    api = f"http://127.0.0.1:{stack_env['BF_API_PORT']}"
+    body = {"categoria": 1, "producto_id": "TV", "precio": 10, "cantidad_vendida": 1}
+    assert wait_for(lambda: post_sales(api, [body])[0].status == 201, 60)
+    assert "running" in make("status", stack_env).stdout
+
+    down = make("down", stack_env)
+    assert "stopped: api, bridge, writer, consumer, kafka, valkey" in down.stdout
+    assert all(gone(p["pid"]) for p in after.values())

@@ -31,7 +31,7 @@ class FakeBridge:
         self.error: Exception | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
+        if request.url.path in ("/healthz", "/readyz"):
             return httpx.Response(200, json={"status": "ok"})
         assert request.url.path == "/forward/batch"
         if self.error is not None:

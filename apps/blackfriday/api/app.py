@@ -141,16 +141,17 @@ def create_app(
         timeout=settings.forward_timeout_seconds,
     )
 
-    async def bridge_reachable() -> tuple[bool, str]:
+    async def pipeline_ready() -> tuple[bool, str]:
+        """Ready when the bridge is: it is when a writer can produce to Kafka (the chain of /readyz)."""
         try:
-            response = await client.get("/healthz", timeout=1.0)
+            response = await client.get("/readyz", timeout=1.5)
         except httpx.HTTPError as exc:
             return False, f"bridge unreachable: {exc!s} ({type(exc).__name__})"
         if response.status_code != 200:
-            return False, f"bridge answered {response.status_code}"
-        return True, "bridge reachable"
+            return False, f"bridge not ready ({response.status_code})"
+        return True, "the pipeline can store sales"
 
-    health = Health(registry, bridge_reachable)
+    health = Health(registry, pipeline_ready)
     in_flight = InFlight(settings.max_in_flight, registry)
 
     @contextlib.asynccontextmanager

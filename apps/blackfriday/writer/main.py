@@ -36,12 +36,14 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 async def _watch_kafka(
     settings: WriterSettings, producer: SaleProducer, health_servicer: Any, readiness: Readiness
 ) -> None:
-    """Keep the readiness status in step with Kafka's reachability (checked every 2 s)."""
+    """Keep readiness in step with the producer's health and Kafka's reachability (checked every 2 s)."""
     while True:
-        ready = producer.connected and await tcp_reachable_async(settings.kafka_brokers, timeout=1.0)
-        if readiness.set(ready, "Kafka reachable" if ready else "Kafka not reachable"):
+        ready, reason = producer.health()
+        if ready and not await tcp_reachable_async(settings.kafka_brokers, timeout=1.0):
+            ready, reason = False, "Kafka not reachable"
+        if readiness.set(ready, reason):
             await health_servicer.set(SERVICE_NAME, SERVING if ready else NOT_SERVING)
-            log.info("readiness changed", extra={"ready": ready})
+            log.info("readiness changed", extra={"ready": ready, "reason": reason})
         await asyncio.sleep(2.0)
 
 

@@ -4,13 +4,19 @@ kafka-python's producer is thread-based: ``send`` may block (metadata, full buff
 complete on the producer's I/O thread. Sends run on one worker thread and each Kafka future is bridged
 to an asyncio future, so the event loop never blocks and many concurrent calls share the producer's
 batching: one request to the broker carries the sales of many gRPC calls.
+
+The producer heals itself after a broker's death (kafka_repair), and ``health`` says when it cannot
+produce: not connected, stuck, or a send Kafka has not answered for twice its delivery timeout (a healthy
+producer answers every send, ack or error, within that timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +25,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer import KafkaProducer
 
 from blackfriday.sale import Sale, Stored
+from blackfriday.writer import kafka_repair
 from blackfriday.writer.settings import WriterSettings
 
 log = logging.getLogger(__name__)
@@ -39,10 +46,9 @@ class SaleProducer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-send")
         self._connector: asyncio.Task[None] | None = None
         self._closing = False
-
-    @property
-    def connected(self) -> bool:
-        return self._producer is not None
+        #: Sends Kafka has not answered yet: id -> time.monotonic() of the send (event loop thread only).
+        self._pending: dict[int, float] = {}
+        self._ids = itertools.count()
 
     def _config(self) -> dict[str, Any]:
         s = self._settings
@@ -60,8 +66,22 @@ class SaleProducer:
             "reconnect_backoff_max_ms": 1000,
         }
 
+    def health(self) -> tuple[bool, str]:
+        """Whether the producer can produce now, and why not."""
+        producer = self._producer
+        if producer is None:
+            return False, "not connected to Kafka yet"
+        if kafka_repair.stuck(producer):
+            return False, "the Kafka producer cannot send"
+        now = time.monotonic()
+        oldest = max((now - sent for sent in self._pending.values()), default=0.0)
+        if oldest > 2 * self._settings.delivery_timeout_ms / 1000:
+            return False, f"Kafka has not answered a send for {oldest:.0f}s"
+        return True, "producing to Kafka"
+
     async def start(self) -> None:
         """Connect in the background, retrying until Kafka answers; calls fail UNAVAILABLE until then."""
+        kafka_repair.install()
         self._connector = asyncio.create_task(self._connect_forever(), name="kafka-connect")
 
     async def _connect_forever(self) -> None:
@@ -98,7 +118,7 @@ class SaleProducer:
             raise KafkaUnavailable(f"Kafka metadata unavailable: {exc}") from exc
         except KafkaError as exc:
             raise KafkaUnavailable(f"Kafka rejected the send: {exc}") from exc
-        waiters = [_bridge(loop, f) for f in kafka_futures]
+        waiters = [self._bridge(loop, f) for f in kafka_futures]
         try:
             outcomes = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), timeout)
         except TimeoutError as exc:
@@ -122,22 +142,37 @@ class SaleProducer:
         producer, self._producer = self._producer, None
         if producer is not None:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, lambda: producer.close(timeout=timeout))
+            await loop.run_in_executor(self._executor, _close, producer, timeout)
         self._executor.shutdown(wait=True)
 
+    def _bridge(self, loop: asyncio.AbstractEventLoop, kafka_future: Any) -> asyncio.Future[Any]:
+        """An asyncio future completed (in the loop's thread) when the Kafka future completes."""
+        waiter: asyncio.Future[Any] = loop.create_future()
+        send = next(self._ids)
+        self._pending[send] = time.monotonic()
 
-def _bridge(loop: asyncio.AbstractEventLoop, kafka_future: Any) -> asyncio.Future[Any]:
-    """An asyncio future completed from the producer's I/O thread when the Kafka future completes."""
-    waiter: asyncio.Future[Any] = loop.create_future()
+        def _resolve(value: Any) -> None:
+            self._pending.pop(send, None)
+            if not waiter.done():
+                waiter.set_result(value)
 
-    def _resolve(value: Any) -> None:
-        if not waiter.done():
-            waiter.set_result(value)
+        def _reject(exc: BaseException) -> None:
+            self._pending.pop(send, None)
+            if not waiter.done():
+                waiter.set_exception(exc)
 
-    def _reject(exc: BaseException) -> None:
-        if not waiter.done():
-            waiter.set_exception(exc)
+        kafka_future.add_callback(lambda value: loop.call_soon_threadsafe(_resolve, value))
+        kafka_future.add_errback(lambda exc: loop.call_soon_threadsafe(_reject, exc))
+        return waiter
 
-    kafka_future.add_callback(lambda value: loop.call_soon_threadsafe(_resolve, value))
-    kafka_future.add_errback(lambda exc: loop.call_soon_threadsafe(_reject, exc))
-    return waiter
+
+def _close(producer: KafkaProducer, timeout: float) -> None:
+    """Deliver what is buffered within ``timeout``, then close; a producer that cannot deliver (Kafka gone)
+    is closed by force: its flush raises before close ever stops its I/O thread."""
+    try:
+        producer.close(timeout=timeout)
+    except KafkaError as exc:
+        log.warning("Kafka producer closed by force: buffered sales not delivered", extra={"error": str(exc)})
+        sender = producer._sender
+        if sender is not None:
+            sender.force_close()

@@ -358,6 +358,15 @@ UMBRELLA: Final = {
                             "clusterName": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"),
                             "namespace": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
                             "topic": string(pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
+                            "deadLetterTopic": string(pattern=r"^$|^[a-zA-Z0-9._-]{1,249}$"),
+                            "external": obj(
+                                {
+                                    "bootstrapServers": string(
+                                        "an existing Kafka: host:port,host:port; empty: Strimzi makes one",
+                                        pattern=r"^$|^[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5}(,[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5})*$",
+                                    )
+                                }
+                            ),
                             "consumerGroup": string(minLength=1),
                         }
                     ),

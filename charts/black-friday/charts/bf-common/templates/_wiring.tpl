@@ -2,6 +2,7 @@
 How the components find each other and the shared infrastructure, from global values alone, so that
 every subchart computes the same names:
 
+  global.kafka.external.bootstrapServers   an existing Kafka (host:port,...): no Strimzi objects are made
   global.kafka.clusterName   the Strimzi Kafka CR (default: the release name)
   global.kafka.namespace     where it lives (default: the release namespace; the seed used "kafka")
   global.kafka.topic / consumerGroup
@@ -16,12 +17,23 @@ every subchart computes the same names:
 {{- ((.Values.global).kafka).namespace | default .Release.Namespace -}}
 {{- end -}}
 
+{{/* The Kafka the services use: an existing one (global.kafka.external.bootstrapServers), else the
+     bootstrap Service of the Strimzi cluster the chart makes. */}}
 {{- define "bf.kafka.bootstrap" -}}
+{{- with (((.Values.global).kafka).external).bootstrapServers -}}
+{{- . -}}
+{{- else -}}
 {{- printf "%s-kafka-bootstrap.%s.svc.%s:9092" (include "bf.kafka.clusterName" .) (include "bf.kafka.namespace" .) (include "bf.clusterDomain" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "bf.kafka.topic" -}}
 {{- ((.Values.global).kafka).topic | default "sales-topic" -}}
+{{- end -}}
+
+{{/* Where the consumer keeps records that are not sales (empty: <topic>-dlq). */}}
+{{- define "bf.kafka.deadLetterTopic" -}}
+{{- ((.Values.global).kafka).deadLetterTopic | default (printf "%s-dlq" (include "bf.kafka.topic" .)) -}}
 {{- end -}}
 
 {{- define "bf.kafka.consumerGroup" -}}

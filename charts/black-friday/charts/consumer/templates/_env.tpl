@@ -3,6 +3,8 @@
   value: {{ include "bf.kafka.bootstrap" . | quote }}
 - name: KAFKA_TOPIC
   value: {{ include "bf.kafka.topic" . | quote }}
+- name: KAFKA_DLQ_TOPIC
+  value: {{ include "bf.kafka.deadLetterTopic" . | quote }}
 - name: KAFKA_GROUP
   value: {{ include "bf.kafka.consumerGroup" . | quote }}
 - name: VALKEY_ADDR

@@ -14,3 +14,71 @@
 {{- define "kafka.minIsr" -}}
 {{- max 1 (sub (int (include "kafka.replicas" .)) 1) -}}
 {{- end -}}
+
+{{/* Strimzi mode: this chart makes the Kafka cluster. With global.kafka.external.bootstrapServers set, the
+     services use an existing Kafka and this chart renders nothing. */}}
+{{- define "kafka.strimzi" -}}
+{{- if not (((.Values.global).kafka).external).bootstrapServers -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The checks of Strimzi mode, at render time, so that a bad install stops before anything is applied:
+- the cluster serves kafka.strimzi.io/v1 (checked on install and upgrade and by helm template; helm lint
+  renders without a cluster; kafka.crdCheck=false renders offline),
+- the node pools have both KRaft roles,
+- the namespace the Kafka goes to exists (global.kafka.namespace), when a cluster answers lookups.
+*/}}
+{{- define "kafka.validate" -}}
+{{- $installing := or .Release.IsInstall .Release.IsUpgrade -}}
+{{- if and .Values.crdCheck $installing (not (.Capabilities.APIVersions.Has "kafka.strimzi.io/v1/Kafka")) -}}
+{{- fail "\n\nThe cluster does not serve kafka.strimzi.io/v1 (Kafka, KafkaNodePool, KafkaTopic): install the Strimzi operator 1.2 first:\n  helm install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator --version 1.2.0 \\\n    --namespace kafka --create-namespace --set watchAnyNamespace=true\nthen install this chart again. To use a Kafka you already have, set global.kafka.external.bootstrapServers=HOST:PORT. To render without a cluster, pass --set kafka.crdCheck=false (or --api-versions kafka.strimzi.io/v1/Kafka)." -}}
+{{- end -}}
+{{- if lt (int (include "kafka.brokers" .)) 1 -}}
+{{- fail "kafka.nodePools: at least one pool needs the broker role" -}}
+{{- end -}}
+{{- $controllers := 0 -}}
+{{- range .Values.nodePools }}{{- if has "controller" .roles }}{{- $controllers = add $controllers .replicas }}{{- end }}{{- end -}}
+{{- if lt (int $controllers) 1 -}}
+{{- fail "kafka.nodePools: at least one pool needs the controller role (KRaft)" -}}
+{{- end -}}
+{{- $namespace := include "bf.kafka.namespace" . -}}
+{{- /* lookup answers only against a live cluster (never in helm template or --dry-run=client): kube-system is in every cluster. */ -}}
+{{- $live := lookup "v1" "Namespace" "" "kube-system" -}}
+{{- if and $live (ne $namespace .Release.Namespace) (not (lookup "v1" "Namespace" "" $namespace)) -}}
+{{- fail (printf "\n\nglobal.kafka.namespace is %q, but the cluster has no namespace %q for the Kafka resources: create it with the Strimzi operator there (see the README: helm install strimzi ... --namespace %s --create-namespace), or with kubectl create namespace %s; or leave global.kafka.namespace empty to put Kafka in the release's namespace." $namespace $namespace $namespace $namespace) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kafka.config" -}}
+{{- $replicas := int (include "kafka.replicas" .) -}}
+{{- $minIsr := int (include "kafka.minIsr" .) -}}
+{{- $config := dict
+  "offsets.topic.replication.factor" $replicas
+  "transaction.state.log.replication.factor" $replicas
+  "transaction.state.log.min.isr" $minIsr
+  "default.replication.factor" $replicas
+  "min.insync.replicas" $minIsr
+  "auto.create.topics.enable" false
+-}}
+{{- toYaml (mergeOverwrite $config (.Values.config | default dict)) -}}
+{{- end -}}
+
+{{/* A KafkaTopic: (dict "ctx" . "name" "sales-topic") */}}
+{{- define "kafka.topic" -}}
+{{- $ctx := .ctx -}}
+{{- $minIsr := int (include "kafka.minIsr" $ctx) -}}
+apiVersion: kafka.strimzi.io/v1
+kind: KafkaTopic
+metadata:
+  name: {{ .name }}
+  namespace: {{ include "bf.kafka.namespace" $ctx }}
+  labels:
+    {{- include "bf.labels" $ctx | nindent 4 }}
+    strimzi.io/cluster: {{ include "bf.kafka.clusterName" $ctx }}
+spec:
+  topicName: {{ .name }}
+  partitions: {{ $ctx.Values.topic.partitions }}
+  replicas: {{ $ctx.Values.topic.replicas | default (int (include "kafka.replicas" $ctx)) }}
+  config:
+    {{- toYaml (mergeOverwrite (dict "retention.ms" (int64 $ctx.Values.topic.retentionMs) "min.insync.replicas" $minIsr) ($ctx.Values.topic.config | default dict)) | nindent 4 }}
+{{- end -}}
