@@ -27,6 +27,7 @@ from cluster.config import (
     CNI_NETWORK,
     HOST_IP,
     KAFKA_BOOTSTRAP,
+    KAFKA_DEAD_LETTER_TOPIC,
     KAFKA_PORT,
     KAFKA_TOPIC,
     NETNS,
@@ -59,6 +60,7 @@ class ClusterInfo:
     registry: str
     kafka_bootstrap: str
     kafka_topic: str
+    kafka_dead_letter_topic: str
     node_ip: str
     host_ip: str
     netns: str
@@ -304,8 +306,9 @@ class Cluster:
             120,
             f"Kafka {KAFKA_BOOTSTRAP}",
         )
-        broker.create_topic(KAFKA_TOPIC)
-        say(f"topic {KAFKA_TOPIC} ready")
+        for topic in (KAFKA_TOPIC, KAFKA_DEAD_LETTER_TOPIC):
+            broker.create_topic(topic)
+        say(f"topics {KAFKA_TOPIC} and {KAFKA_DEAD_LETTER_TOPIC} ready")
         dead = [p.name for p in procs if not p.alive()]
         if dead:
             raise ClusterError(f"{', '.join(dead)} exited during start; see {layout.logs}")
@@ -315,6 +318,7 @@ class Cluster:
             registry=REGISTRY,
             kafka_bootstrap=KAFKA_BOOTSTRAP,
             kafka_topic=KAFKA_TOPIC,
+            kafka_dead_letter_topic=KAFKA_DEAD_LETTER_TOPIC,
             node_ip=NODE_IP,
             host_ip=HOST_IP,
             netns=NETNS,

