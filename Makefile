@@ -2,14 +2,15 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
-PY_SOURCES := apps scripts/localstack scripts/release charts/black-friday/hack tests
+PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster charts/black-friday/hack tests
 # The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
-.PHONY: help setup demo up down status snapshot report chaos test generate lint format lock clean
+.PHONY: help setup demo up down status snapshot report chaos test generate lint format lock clean \
+	cluster-up cluster-down cluster-status
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup: ## install everything (Python venv, Kafka jars, helm, registry tools)
 	@scripts/setup all
@@ -35,6 +36,16 @@ chaos: ## the fault matrix under load on a stack of its own (~5 min); the table 
 
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m localstack status; else echo "not running"; fi
+
+cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
+	@scripts/setup python kafka registry k8s
+	@$(PY) -m cluster up
+
+cluster-down: ## stop the local Kubernetes: its processes, network namespace, routes and mounts
+	@if [ -x $(PY) ]; then $(PY) -m cluster down; else echo "nothing was running"; fi
+
+cluster-status: ## show what the local Kubernetes runs and what is dead
+	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
 
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python
@@ -68,4 +79,5 @@ lock: ## re-pin every Python dependency into constraints.txt
 
 clean: ## remove the local stack's state and generated code (not the installed tools)
 	@$(MAKE) --no-print-directory down
+	@$(MAKE) --no-print-directory cluster-down
 	@rm -rf .stack apps/blackfriday/pb

@@ -1,0 +1,397 @@
+"""The local cluster works as a Kubernetes must for the chart: a Ready node, pods of the project's image
+reachable through Services and by DNS name, claims that bind, resource metrics, and a namespace sealed off
+from the host's network; `down` leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer
+from kafka.admin import KafkaAdminClient, NewTopic
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from cluster import Cluster, ClusterInfo, MissingPrerequisite, ns_run
+from cluster import host as cluster_host
+from cluster import netns as cluster_netns
+from cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
+from cluster.kube import apply, deployment_ready, node_ready
+from tests.cluster.conftest import Session
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+PAGE = "hello from the black-friday image"
+
+
+def wait(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except ApiException as exc:
+            last = exc
+        time.sleep(1)
+    pytest.fail(f"{what} not within {timeout:.0f}s" + (f" (last error: {last})" if last else ""))
+
+
+def web(namespace: str, image: str) -> list[dict[str, Any]]:
+    """A Deployment of the project's image serving a page (python's http.server), its Services."""
+    labels = {"app": "web"}
+    script = f"echo '{PAGE}' > /tmp/index.html && exec python -m http.server 8000 --directory /tmp"
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "web",
+                                "image": image,
+                                "command": ["sh", "-c", script],
+                                "ports": [{"containerPort": 8000}],
+                                "readinessProbe": {"httpGet": {"path": "/", "port": 8000}, "periodSeconds": 2},
+                                "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}},
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": namespace},
+            "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8000}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web-nodeport", "namespace": namespace},
+            "spec": {"type": "NodePort", "selector": labels, "ports": [{"port": 80, "targetPort": 8000}]},
+        },
+    ]
+
+
+def fetch_script(url: str, patience: float = 30) -> str:
+    """Python that prints the page at ``url``, retrying while the Service's rules and DNS name appear."""
+    return "\n".join(
+        [
+            "import time, urllib.request",
+            f"deadline = time.monotonic() + {patience}",
+            "while True:",
+            "    try:",
+            f"        print(urllib.request.urlopen({url!r}, timeout=5).read().decode().strip(), flush=True)",
+            "        break",
+            "    except OSError:",
+            "        if time.monotonic() > deadline:",
+            "            raise",
+            "        time.sleep(0.5)",
+        ]
+    )
+
+
+def http_text(url: str) -> str:
+    try:
+        return httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return ""
+
+
+def pod_phase(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    pod = core.read_namespaced_pod(name, namespace, _request_timeout=5)
+    return str(pod.status.phase if pod.status else "")
+
+
+def test_the_node_is_ready_and_runs_the_pinned_kubernetes(api: client.ApiClient, cluster: ClusterInfo) -> None:
+    assert node_ready(api, NODE_NAME)
+    assert client.VersionApi(api).get_code(_request_timeout=5).git_version == K8S_VERSION
+    node = client.CoreV1Api(api).read_node(NODE_NAME, _request_timeout=5)
+    assert node.status is not None
+    assert node.status.addresses is not None
+    assert {(a.type, a.address) for a in node.status.addresses} >= {("InternalIP", cluster.node_ip)}
+
+
+def test_the_project_image_runs_and_is_reached_by_service_ip_node_port_and_dns_name(
+    api: client.ApiClient, cluster: ClusterInfo, namespace: str
+) -> None:
+    for manifest in web(namespace, cluster.app_image):
+        apply(api, manifest)
+    wait(lambda: deployment_ready(api, namespace, "web"), 180, "the web Deployment Ready")
+    core = client.CoreV1Api(api)
+
+    # inside the namespace, through kube-proxy's rules for the ClusterIP (synced within a few seconds)
+    service = core.read_namespaced_service("web", namespace, _request_timeout=5)
+    assert service.spec is not None
+    fetched = ns_run([sys.executable, "-c", fetch_script(f"http://{service.spec.cluster_ip}/")], timeout=60)
+    assert fetched.stdout.splitlines() == [PAGE]
+
+    # from the host, through the veth, on the node's NodePort
+    node_port = core.read_namespaced_service("web-nodeport", namespace, _request_timeout=5)
+    assert node_port.spec is not None
+    assert node_port.spec.ports is not None
+    url = f"http://{cluster.node_ip}:{node_port.spec.ports[0].node_port}/"
+    wait(lambda: PAGE in http_text(url), 30, f"the page at {url}")
+
+    # from another pod, by the Service's DNS names (CoreDNS)
+    names = ["web", f"web.{namespace}.svc.cluster.local"]
+    script = "\n".join(fetch_script(f"http://{name}/") for name in names)
+    apply(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "client", "namespace": namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "client", "image": cluster.app_image, "command": ["python", "-c", script]}],
+            },
+        },
+    )
+    wait(lambda: pod_phase(core, namespace, "client") in ("Succeeded", "Failed"), 120, "the client pod finished")
+    logs = core.read_namespaced_pod_log("client", namespace, _request_timeout=10)
+    assert pod_phase(core, namespace, "client") == "Succeeded", logs
+    assert logs.splitlines() == [PAGE, PAGE]
+
+
+def claim_phase(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    claim = core.read_namespaced_persistent_volume_claim(name, namespace, _request_timeout=5)
+    return str(claim.status.phase if claim.status else "")
+
+
+def test_claims_bind_for_a_pvc_and_a_statefulset_and_are_reclaimed_when_deleted(
+    api: client.ApiClient, cluster: ClusterInfo, namespace: str
+) -> None:
+    core = client.CoreV1Api(api)
+    apply(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "plain", "namespace": namespace},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}},
+        },
+    )
+    wait(lambda: claim_phase(core, namespace, "plain") == "Bound", 60, "the plain claim Bound")
+    plain = core.read_namespaced_persistent_volume_claim("plain", namespace, _request_timeout=5)
+    assert plain.spec is not None
+    assert plain.spec.storage_class_name == STORAGE_CLASS  # the default class
+
+    labels = {"app": "store"}
+    apply(
+        api,
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "store", "namespace": namespace},
+            "spec": {
+                "serviceName": "store",
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "securityContext": {"runAsUser": 999, "runAsGroup": 999, "fsGroup": 999},
+                        "containers": [
+                            {
+                                "name": "store",
+                                "image": cluster.valkey_image,
+                                "command": ["sh", "-c", "echo kept > /data/proof && exec sleep 3600"],
+                                "readinessProbe": {"exec": {"command": ["cat", "/data/proof"]}, "periodSeconds": 2},
+                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                            }
+                        ],
+                        "terminationGracePeriodSeconds": 1,
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}},
+                    }
+                ],
+            },
+        },
+    )
+    wait(lambda: claim_phase(core, namespace, "data-store-0") == "Bound", 60, "the StatefulSet's claim Bound")
+
+    def store_ready() -> bool:
+        sts = client.AppsV1Api(api).read_namespaced_stateful_set("store", namespace, _request_timeout=5)
+        return bool(sts.status and sts.status.ready_replicas == 1)
+
+    wait(store_ready, 120, "the StatefulSet Ready (uid 999 writing to its volume)")
+    volumes = {
+        c.spec.volume_name
+        for c in core.list_namespaced_persistent_volume_claim(namespace, _request_timeout=5).items
+        if c.spec is not None
+    }
+    paths = [Path(cluster.state) / "run" / "volumes" / str(name) for name in volumes]
+    assert all(path.is_dir() for path in paths)
+
+    # helm uninstall + deleting the claims: the provisioner deletes the volumes and their directories
+    client.AppsV1Api(api).delete_namespaced_stateful_set("store", namespace, _request_timeout=10)
+    wait(lambda: not core.list_namespaced_pod(namespace, _request_timeout=5).items, 90, "the StatefulSet's pod gone")
+    for name in ("plain", "data-store-0"):
+        core.delete_namespaced_persistent_volume_claim(name, namespace, _request_timeout=10)
+
+    def remaining() -> set[str | None]:
+        return {v.metadata.name for v in core.list_persistent_volume(_request_timeout=5).items if v.metadata}
+
+    wait(lambda: not (volumes & remaining()), 60, "the released volumes deleted by the provisioner")
+    assert not any(path.exists() for path in paths)
+
+
+def test_the_valkey_image_keeps_the_charts_container_contract(
+    api: client.ApiClient, cluster: ClusterInfo, namespace: str
+) -> None:
+    """sh, valkey-server and valkey-cli on PATH, as uid 999 on a read-only root file system (the chart's
+    StatefulSet runs `sh /etc/valkey/start.sh`, which execs valkey-server; its probes call valkey-cli)."""
+    script = "valkey-server --port 6379 --dir /tmp --save '' & until valkey-cli ping; do sleep 0.2; done; id -u"
+    apply(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "valkey", "namespace": namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "securityContext": {"runAsUser": 999, "runAsGroup": 999, "runAsNonRoot": True},
+                "containers": [
+                    {
+                        "name": "valkey",
+                        "image": cluster.valkey_image,
+                        "command": ["sh", "-c", script],
+                        "securityContext": {
+                            "readOnlyRootFilesystem": True,
+                            "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    )
+    core = client.CoreV1Api(api)
+    wait(lambda: pod_phase(core, namespace, "valkey") in ("Succeeded", "Failed"), 90, "the Valkey pod finished")
+    logs = core.read_namespaced_pod_log("valkey", namespace, container="valkey", _request_timeout=10)
+    assert pod_phase(core, namespace, "valkey") == "Succeeded", logs
+    assert logs.splitlines()[-2:] == ["PONG", "999"], logs
+
+
+def test_pods_reach_the_kafka_broker_inside_the_namespace(
+    api: client.ApiClient, cluster: ClusterInfo, namespace: str
+) -> None:
+    """The broker listens and advertises on the node's address: a pod produces, the host reads it back."""
+    topic = f"cluster-test-{namespace}"
+    admin = KafkaAdminClient(bootstrap_servers=cluster.kafka_bootstrap, client_id="cluster-test")
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)], timeout_ms=20000)
+        assert cluster.kafka_topic in admin.list_topics()
+    finally:
+        admin.close()
+    script = "; ".join(
+        [
+            "from kafka import KafkaProducer",
+            f"p = KafkaProducer(bootstrap_servers={cluster.kafka_bootstrap!r})",
+            f"p.send({topic!r}, b'from a pod').get(timeout=30)",
+            "p.close()",
+            "print('sent')",
+        ]
+    )
+    apply(
+        api,
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "producer", "namespace": namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "producer", "image": cluster.app_image, "command": ["python", "-c", script]}],
+            },
+        },
+    )
+    core = client.CoreV1Api(api)
+    wait(lambda: pod_phase(core, namespace, "producer") in ("Succeeded", "Failed"), 120, "the producer pod finished")
+    logs = core.read_namespaced_pod_log("producer", namespace, _request_timeout=10)
+    assert pod_phase(core, namespace, "producer") == "Succeeded", logs
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=cluster.kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=20000
+    )
+    try:
+        assert next(iter(consumer)).value == b"from a pod"  # StopIteration after 20 s of nothing
+    finally:
+        consumer.close()
+
+
+def test_a_missing_binary_is_a_one_line_reason(tmp_path: Path) -> None:
+    layout = Layout(state=tmp_path / "state", bin=tmp_path / "bin", cache=tmp_path)
+    with pytest.raises(MissingPrerequisite, match=r"^etcd binary missing in .*: run scripts/setup k8s$"):
+        Cluster(layout=layout).check_prerequisites()
+
+
+def test_metrics_server_serves_pod_metrics(api: client.ApiClient, cluster: ClusterInfo) -> None:
+    metrics = client.CustomObjectsApi(api)
+
+    def coredns_cpu() -> bool:
+        listed: dict[str, Any] = metrics.list_namespaced_custom_object(  # type: ignore[assignment]
+            "metrics.k8s.io", "v1beta1", "kube-system", "pods", _request_timeout=10
+        )
+        return any(
+            item["metadata"]["name"].startswith("coredns-") and "cpu" in item["containers"][0]["usage"]
+            for item in listed.get("items", [])
+        )
+
+    wait(coredns_cpu, 150, "CoreDNS's CPU usage in the resource metrics API")
+    node: dict[str, Any] = metrics.get_cluster_custom_object(  # type: ignore[assignment]
+        "metrics.k8s.io", "v1beta1", "nodes", NODE_NAME, _request_timeout=10
+    )
+    assert {"cpu", "memory"} <= set(node["usage"])
+
+
+def test_the_namespace_is_sealed_off_from_the_host_network(cluster: ClusterInfo) -> None:
+    state = cluster_netns.host_state()
+    assert set(state.blackholes) == {str(POD_CIDR), str(SERVICE_CIDR)}
+    assert state.rules == 2
+    routes = ns_run(["ip", "-4", "route", "show"]).stdout
+    assert "default" not in routes, routes
+    # a route lookup only (no packet is sent): nothing outside is reachable from the namespace
+    lookup = ns_run(["ip", "route", "get", "198.51.100.7"], check=False)
+    assert lookup.returncode != 0
+    assert "unreachable" in lookup.stderr.lower()
+
+
+@pytest.mark.cluster_teardown
+def test_down_stops_everything_and_leaves_nothing_on_the_host(cluster_session: Session) -> None:
+    info = cluster_session.ensure()
+    cluster = cluster_session.cluster
+    pids = [proc.pid for proc in cluster.procs()]
+    assert pids
+    cluster.down()
+    try:
+        assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")], "a recorded process survived"
+        assert cluster_netns.host_state().clean, cluster_netns.host_state()
+        assert not cluster_host.mounts_under(info.state)
+        assert not cluster_host.cgroup_roots()
+        assert not cluster_host.shims(cluster.layout.containerd_socket)
+        assert not (Path(info.state) / "run").exists()
+        assert cluster.status().procs == []
+    finally:
+        if cluster_session.reused:  # the user's cluster: bring it back as it was (running)
+            cluster_session.ensure()
+        else:
+            cluster_session.started = False
