@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
 from blackfriday.sale import Category, Sale, Stored
+from tests.unit.fakes import HttpxBridge
 
 
 def sale(i: int) -> Sale:
@@ -34,9 +35,12 @@ class SlowBridge:
 
 
 def forwarder(handler: object, *, concurrency: int = 2, batch_max: int = 100, timeout: float = 5.0) -> Forwarder:
-    client = httpx.AsyncClient(base_url="http://bridge", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
     return Forwarder(
-        client, ForwarderMetrics(CollectorRegistry()), batch_max=batch_max, concurrency=concurrency, timeout=timeout
+        HttpxBridge(handler),
+        ForwarderMetrics(CollectorRegistry()),
+        batch_max=batch_max,
+        concurrency=concurrency,
+        timeout=timeout,
     )
 
 

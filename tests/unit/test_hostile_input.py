@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 import grpc
-import httpx
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +29,7 @@ from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.grpcwire import SERVICE_NAME, sale_from_proto
 from blackfriday.pb import product_sale_pb2_grpc
 from blackfriday.sale import InvalidSale, loads_strict, sale_from_wire, validate_purchase
+from tests.unit.fakes import HttpxBridge
 from tests.unit.test_api_app import FakeBridge
 from tests.unit.test_bridge_app import SALE, FakeWriter
 
@@ -111,7 +111,7 @@ def assert_json_not_5xx(response: Any, method: str = "POST") -> None:
 def api() -> Iterator[tuple[TestClient, FakeBridge]]:
     bridge = FakeBridge()
     settings_ = ApiSettings.from_env({"BRIDGE_URL": "http://bridge", "FORWARD_TIMEOUT_SECONDS": "2"})
-    app = create_api(settings_, CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    app = create_api(settings_, CollectorRegistry(), bridge=HttpxBridge(bridge))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, bridge
 

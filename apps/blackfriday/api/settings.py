@@ -44,5 +44,6 @@ class ApiSettings(s.FromEnv):
     body_timeout_seconds: float = s.body_timeout()
     keep_alive_timeout_seconds: float = s.keep_alive_timeout()
     max_connections: int = s.max_connections()
+    http_server: str = s.http_server()
     graceful_timeout_seconds: float = s.graceful_timeout()
     log_level: str = s.log_level()
