@@ -2,7 +2,7 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
-PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster charts/black-friday/hack tests
+PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster scripts/bench charts/black-friday/hack tests
 # The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
