@@ -24,15 +24,17 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import hypercorn.asyncio.run as hypercorn_run
 from hypercorn.asyncio import serve
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from blackfriday.limits import Limit
+from blackfriday.settings import HttpServerSettings
 from blackfriday.web import Health
 
 log = logging.getLogger(__name__)
@@ -49,46 +51,7 @@ BUSY_RESPONSE: Final = (
 )
 
 
-class ServerSettings(Protocol):
-    @property
-    def listen_host(self) -> str: ...
-    @property
-    def listen_port(self) -> int: ...
-    @property
-    def graceful_timeout_seconds(self) -> float: ...
-    @property
-    def keep_alive_timeout_seconds(self) -> float: ...
-    @property
-    def max_connections(self) -> int: ...
-    @property
-    def http_server(self) -> str: ...
-
-
-class ConnectionLimit:
-    """How many client connections are open, and the limit; counted in the event loop's thread only."""
-
-    def __init__(self, limit: int, registry: CollectorRegistry) -> None:
-        self.limit = limit
-        self.open = 0
-        self._gauge = Gauge("bf_http_connections", "Open client connections", registry=registry)
-        self._refused = Counter(
-            "bf_http_connections_refused", "Connections answered 503 for being over MAX_CONNECTIONS", registry=registry
-        )
-
-    def enter(self) -> bool:
-        if self.open >= self.limit:
-            self._refused.inc()
-            return False
-        self.open += 1
-        self._gauge.set(self.open)
-        return True
-
-    def leave(self) -> None:
-        self.open -= 1
-        self._gauge.set(self.open)
-
-
-def _limited(limit: ConnectionLimit) -> type[TCPServer]:
+def _limited(limit: Limit) -> type[TCPServer]:
     class LimitedTCPServer(TCPServer):
         async def run(self) -> None:
             if not limit.enter():
@@ -109,7 +72,7 @@ def _limited(limit: ConnectionLimit) -> type[TCPServer]:
 
 
 async def serve_http(
-    app: Starlette, settings: ServerSettings, stop: asyncio.Event, registry: CollectorRegistry
+    app: Starlette, settings: HttpServerSettings, stop: asyncio.Event, registry: CollectorRegistry
 ) -> None:
     """Serve until ``stop`` is set, then drain: not ready, stop accepting, finish in-flight, close."""
     health: Health = app.state.health
@@ -127,7 +90,7 @@ async def serve_http(
 
 async def _serve_hypercorn(
     app: Starlette,
-    settings: ServerSettings,
+    settings: HttpServerSettings,
     shutdown_trigger: Callable[[], Coroutine[Any, Any, None]],
     registry: CollectorRegistry,
 ) -> None:
@@ -141,14 +104,21 @@ async def _serve_hypercorn(
     config.errorlog = logging.getLogger("hypercorn.error")
     config.include_server_header = False
     # Hypercorn builds each connection's handler from this module global: one process serves one app.
-    hypercorn_run.TCPServer = _limited(ConnectionLimit(settings.max_connections, registry))  # type: ignore[attr-defined]
+    connections = Limit(
+        settings.max_connections,
+        registry,
+        "bf_http_connections",
+        "Open client connections",
+        "Connections answered 503 for being over MAX_CONNECTIONS",
+    )
+    hypercorn_run.TCPServer = _limited(connections)  # type: ignore[attr-defined]
     log.info("listening", extra={"host": host, "port": port, "max_connections": settings.max_connections})
     framework: Any = app  # hypercorn's ASGI types are narrower than Starlette's
     await serve(framework, config, shutdown_trigger=shutdown_trigger, mode="asgi")
 
 
 async def _serve_granian(
-    app: Starlette, settings: ServerSettings, shutdown_trigger: Callable[[], Coroutine[Any, Any, None]]
+    app: Starlette, settings: HttpServerSettings, shutdown_trigger: Callable[[], Coroutine[Any, Any, None]]
 ) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings

@@ -345,6 +345,23 @@ class FromEnv:
         return cls(**values)
 
 
+@dataclass(frozen=True, slots=True)
+class HttpServerSettings(FromEnv):
+    """What every HTTP service (api, bridge) reads about serving: blackfriday.httpserver uses these.
+
+    A service's own class redeclares ``listen_port`` with its default and what it serves there.
+    """
+
+    listen_host: str = listen_host()
+    listen_port: int = port("LISTEN_PORT", 8080, "the HTTP port")
+    body_timeout_seconds: float = body_timeout()
+    keep_alive_timeout_seconds: float = keep_alive_timeout()
+    max_connections: int = max_connections()
+    http_server: str = http_server()
+    graceful_timeout_seconds: float = graceful_timeout()
+    log_level: str = log_level()
+
+
 def split_hostport(value: str) -> tuple[str, int]:
     """'host:port' -> (host, port); the value must have passed a hostport check."""
     host, _, port_text = value.rpartition(":")

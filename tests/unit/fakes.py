@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from concurrent import futures
 from typing import Any
 
+import grpc
 import httpx
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from blackfriday.api.bridge_client import Answer, BridgeTimeout, BridgeUnreachable
+from blackfriday.grpcwire import SERVICE_NAME
+from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 
 
 class HttpxBridge:
@@ -34,3 +41,42 @@ class HttpxBridge:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class FakeWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
+    def __init__(self) -> None:
+        self.requests: list[product_sale_pb2.ProductSaleRequest] = []
+        self.fail: tuple[grpc.StatusCode, str] | None = None
+
+    def _result(self, request: product_sale_pb2.ProductSaleRequest) -> product_sale_pb2.ProductSaleResponse:
+        self.requests.append(request)
+        return product_sale_pb2.ProductSaleResponse(
+            estado="Procesado", exito=True, sale_id=request.sale_id, partition=1, offset=len(self.requests) - 1
+        )
+
+    def ProcesarVenta(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.fail:
+            context.abort(*self.fail)
+        return self._result(request)
+
+    def ProcesarVentas(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.fail:
+            context.abort(*self.fail)
+        return product_sale_pb2.ProductSaleBatchResponse(results=[self._result(r) for r in request.sales])
+
+
+@contextlib.contextmanager
+def fake_writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
+    """A real gRPC server with the fake writer and a health service saying SERVING: (fake, health, port)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    fake = FakeWriter()
+    product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield fake, health_servicer, port
+    finally:
+        server.stop(None)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from blackfriday.api.openapi import OPENAPI
 from blackfriday.api.settings import ApiSettings
 from blackfriday.httpserver import RETRY_AFTER_SECONDS, serve_http
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.limits import Limit
 from blackfriday.metrics import new_registry
 from blackfriday.sale import InvalidSale, Sale, loads_strict, validate_purchase
 from blackfriday.web import BadRequest, Health, json_app, read_body, send_json
@@ -35,36 +36,13 @@ PUBLIC_REASONS: Final = {
 UNAVAILABLE_REASON: Final = "the pipeline cannot store sales right now"
 
 
-class InFlight:
-    """Sales accepted and not yet answered; beyond the limit new ones are shed at once (503)."""
-
-    def __init__(self, limit: int, registry: CollectorRegistry) -> None:
-        self.limit = limit
-        self._count = 0
-        self._gauge = Gauge("bf_api_sales_in_flight", "Sales accepted and not answered yet", registry=registry)
-        self._shed = Counter(
-            "bf_api_sales_shed", "Sales answered 503 at once for being over MAX_IN_FLIGHT", registry=registry
-        )
-
-    def enter(self) -> bool:
-        if self._count >= self.limit:
-            self._shed.inc()
-            return False
-        self._count += 1
-        self._gauge.set(self._count)
-        return True
-
-    def leave(self) -> None:
-        self._count -= 1
-        self._gauge.set(self._count)
-
-
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     settings: ApiSettings
     forwarder: Forwarder
     health: Health
-    in_flight: InFlight
+    #: Sales accepted and not yet answered (MAX_IN_FLIGHT).
+    in_flight: Limit
 
 
 async def unavailable(send: Send, sale: Sale, error: DownstreamError) -> None:
@@ -157,7 +135,13 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry, bridge: Bridg
         return True, "the pipeline can store sales"
 
     health = Health(registry, pipeline_ready)
-    in_flight = InFlight(settings.max_in_flight, registry)
+    in_flight = Limit(
+        settings.max_in_flight,
+        registry,
+        "bf_api_sales_in_flight",
+        "Sales accepted and not answered yet",
+        "Sales answered 503 at once for being over MAX_IN_FLIGHT",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, ApiContext]]:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, LoadTestShape, between, events, task
+from locust import FastHttpUser, LoadTestShape, between, events
 
-from blackfriday.loadgen.shopping import active_catalog, purchase
+from blackfriday.loadgen.shopping import Shopping, purchase_task
 
 BASE = int(os.environ.get("BF_FLASH_USERS", "100"))
 SECONDS = float(os.environ.get("BF_FLASH_SECONDS", "60"))
@@ -59,16 +58,9 @@ class FlashSale(LoadTestShape):
         return None if now is None else (now[1], max(10.0, BASE / 2))
 
 
-class FlashShopper(FastHttpUser):
+class FlashShopper(Shopping, FastHttpUser):
     wait_time = between(0.5, 2.0)
-
-    def on_start(self) -> None:
-        self.rng = random.Random()
-        self.catalog = active_catalog()
-
-    @task
-    def purchase(self) -> None:
-        purchase(self.client, self.rng, self.catalog)
+    tasks = [purchase_task]  # noqa: RUF012 - the attribute Locust reads
 
 
 @events.request.add_listener  # type: ignore[untyped-decorator]

@@ -10,20 +10,11 @@ flashsale.py beside it is the flash-sale shape (warm-up, a spike to five times t
 
 from __future__ import annotations
 
-import random
+from locust import HttpUser, between
 
-from locust import HttpUser, between, task
-
-from blackfriday.loadgen.shopping import active_catalog, purchase
+from blackfriday.loadgen.shopping import Shopping, purchase_task
 
 
-class Shopper(HttpUser):
+class Shopper(Shopping, HttpUser):
     wait_time = between(0.5, 2.0)  # the seed's pace
-
-    def on_start(self) -> None:
-        self.rng = random.Random()
-        self.catalog = active_catalog()
-
-    @task
-    def purchase(self) -> None:
-        purchase(self.client, self.rng, self.catalog)
+    tasks = [purchase_task]  # noqa: RUF012 - the attribute Locust reads

@@ -48,3 +48,20 @@ def purchase(client: Any, rng: random.Random, catalog: Catalog) -> None:
             response.success()
         else:
             response.failure(f"{response.status_code}: {response.text[:200]}")
+
+
+class Shopping:
+    """What a shopper does, for a Locust user class to mix in: ``class Shopper(Shopping, HttpUser)``.
+
+    (Locust collects a class's tasks from its ``tasks`` list: the purchase is given there.)
+    """
+
+    client: Any
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+        self.catalog = active_catalog()
+
+
+def purchase_task(user: Shopping) -> None:
+    purchase(user.client, user.rng, user.catalog)
