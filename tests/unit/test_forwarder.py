@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Forwarding
 from blackfriday.sale import Category, Sale, Stored
 from tests.unit.fakes import HttpxBridge
 
@@ -36,11 +36,7 @@ class SlowBridge:
 
 def forwarder(handler: object, *, concurrency: int = 2, batch_max: int = 100, timeout: float = 5.0) -> Forwarder:
     return Forwarder(
-        HttpxBridge(handler),
-        ForwarderMetrics(CollectorRegistry()),
-        batch_max=batch_max,
-        concurrency=concurrency,
-        timeout=timeout,
+        HttpxBridge(handler), ForwarderMetrics(CollectorRegistry()), Forwarding(batch_max, concurrency, timeout)
     )
 
 

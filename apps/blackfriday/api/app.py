@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from blackfriday.api.bridge_client import Bridge, BridgeClient, BridgeError
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Forwarding
 from blackfriday.api.openapi import OPENAPI
 from blackfriday.api.settings import ApiSettings
 from blackfriday.httpserver import RETRY_AFTER_SECONDS, serve_http
@@ -116,13 +116,8 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry, bridge: Bridg
         pool_size=settings.forward_concurrency + 2,  # the forwarder's workers and the readiness probe
         connect_timeout=min(2.0, settings.forward_timeout_seconds),
     )
-    forwarder = Forwarder(
-        client,
-        ForwarderMetrics(registry),
-        batch_max=settings.forward_batch_max,
-        concurrency=settings.forward_concurrency,
-        timeout=settings.forward_timeout_seconds,
-    )
+    forwarding = Forwarding(settings.forward_batch_max, settings.forward_concurrency, settings.forward_timeout_seconds)
+    forwarder = Forwarder(client, ForwarderMetrics(registry), forwarding)
 
     async def pipeline_ready() -> tuple[bool, str]:
         """Ready when the bridge is: it is when a writer can produce to Kafka (the chain of /readyz)."""

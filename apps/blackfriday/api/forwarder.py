@@ -60,21 +60,24 @@ class _Item:
     sent: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """How sales go to the bridge: at most ``batch_max`` per request, ``concurrency`` requests at once, and
+    how long a caller waits for its sale's answer."""
+
+    batch_max: int
+    concurrency: int
+    timeout: float
+
+
 class Forwarder:
-    def __init__(
-        self,
-        bridge: Bridge,
-        metrics: ForwarderMetrics,
-        *,
-        batch_max: int,
-        concurrency: int,
-        timeout: float,
-    ) -> None:
-        self._bridge = bridge
-        self._metrics = metrics
-        self._batch_max = batch_max
-        self._concurrency = concurrency
-        self._timeout = timeout
+    def __init__(self, bridge: Bridge, metrics: ForwarderMetrics, forwarding: Forwarding) -> None:
+        self._bridge, self._metrics = bridge, metrics
+        self._batch_max, self._concurrency, self._timeout = (
+            forwarding.batch_max,
+            forwarding.concurrency,
+            forwarding.timeout,
+        )
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
 
