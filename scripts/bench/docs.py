@@ -160,7 +160,8 @@ def scaling(rows: Sequence[Row]) -> str:
         two = writers2.cpu.get("writer", 0) + writers2.cpu.get("writer-2", 0)
         lines.append(
             f"Two writers behind one bridge stored {writers2.sales_per_s:,.0f} sales/s against "
-            f"{hyper.sales_per_s:,.0f}/s with one, using {two:.0f} % of a core between them against {one:.0f} % for one: the per-sale cost "
+            f"{hyper.sales_per_s:,.0f}/s with one, using {two:.0f} % of a core between them against {one:.0f} % "
+            "for one: the per-sale cost "
             f"stays {10 * two / max(writers2.sales_per_s, 1):.3f} against "
             f"{10 * one / max(hyper.sales_per_s, 1):.3f} "
             "core-ms, as the paper model assumes (on one 2-core machine a second writer cannot add cores: the "
