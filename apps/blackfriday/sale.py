@@ -263,5 +263,13 @@ def loads_strict(data: bytes | str) -> Any:
 
 
 def sale_from_json(data: bytes) -> Sale:
-    """Decode one Kafka record value; ValueError (InvalidSale for bad fields) when it is not a sale."""
-    return sale_from_wire(loads_strict(data))
+    """Decode one Kafka record value; ValueError (InvalidSale for bad fields) when it is not a sale.
+
+    Records are the writer's own JSON: parsed by the C parser alone (no per-object hook), NaN and too
+    deep nesting still refused; every field is still checked.
+    """
+    try:
+        document = json.loads(data, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return sale_from_wire(document)

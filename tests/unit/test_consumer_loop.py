@@ -59,8 +59,12 @@ class FakeConsumer:
         self.log.append("poll")
         return {"tp": self._batches.pop(0)}
 
-    def commit(self, timeout_ms: int) -> None:
+    def commit_async(self, callback: Any) -> None:
         self.log.append("commit")
+        callback({}, None)
+
+    def commit(self, timeout_ms: int) -> None:
+        self.log.append("final commit")
 
     def highwater(self, partition: Any) -> int:
         return 10
@@ -112,7 +116,7 @@ def run(
 
 def test_offsets_are_committed_only_after_the_batch_is_applied() -> None:
     log, store, _ = run([[Record(sale(1).to_json()), Record(sale(2).to_json(), offset=1)]])
-    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert log == ["poll", "apply", "commit", "tick", "final commit"]  # an idle poll closes the throughput second
     assert store.applied == [["id-1", "id-2"]]
 
 
@@ -121,7 +125,14 @@ def test_a_record_that_is_not_a_sale_is_kept_as_a_dead_letter_before_the_commit(
     batch = [Record(b"{oops"), Record(sale(3).to_json(), offset=1), Record(b'{"id": 1}', offset=2), Record(None, 3)]
     log, store, metrics = run([batch], dead_letters=dead_letters)
     assert store.applied == [["id-3"]]
-    assert log == ["poll", "keep", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert log == [
+        "poll",
+        "keep",
+        "apply",
+        "commit",
+        "tick",
+        "final commit",
+    ]  # an idle poll closes the throughput second
     assert [value for value, _ in dead_letters.kept] == [b"{oops", b'{"id": 1}', None]
     assert all(error for _, error in dead_letters.kept)
     assert 'bf_consumer_records_total{outcome="invalid"} 3.0' in metrics
@@ -131,7 +142,7 @@ def test_a_record_that_is_not_a_sale_is_kept_as_a_dead_letter_before_the_commit(
 def test_the_batch_waits_while_the_dead_letter_topic_fails() -> None:
     dead_letters = FakeDeadLetters([], failures=2)
     log, store, metrics = run([[Record(b"{oops"), Record(sale(4).to_json(), offset=1)]], dead_letters=dead_letters)
-    assert log == ["poll", "keep", "apply", "commit", "tick"]
+    assert log == ["poll", "keep", "apply", "commit", "tick", "final commit"]
     assert "bf_consumer_dead_letter_errors_total 2.0" in metrics
     assert store.applied == [["id-4"]]
 
@@ -139,13 +150,13 @@ def test_the_batch_waits_while_the_dead_letter_topic_fails() -> None:
 def test_without_a_dead_letter_topic_poison_is_logged_counted_and_skipped() -> None:
     log, store, metrics = run([[Record(b"{oops"), Record(sale(3).to_json(), offset=1)]])
     assert store.applied == [["id-3"]]
-    assert log == ["poll", "apply", "commit", "tick"]
+    assert log == ["poll", "apply", "commit", "tick", "final commit"]
     assert 'bf_consumer_records_total{outcome="invalid"} 1.0' in metrics
 
 
 def test_valkey_errors_are_retried_before_committing() -> None:
     log, _, metrics = run([[Record(sale(1).to_json())]], store_failures=2)
-    assert log == ["poll", "apply", "commit", "tick"]  # an idle poll closes the throughput second
+    assert log == ["poll", "apply", "commit", "tick", "final commit"]  # an idle poll closes the throughput second
     assert "bf_consumer_valkey_errors_total 2.0" in metrics
 
 
