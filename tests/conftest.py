@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from localstack.process import die_with_this_process
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Brokers and servers a test starts die with the test run, even one killed before its clean-up."""
+    die_with_this_process()
 
 
 @pytest.fixture(scope="session")

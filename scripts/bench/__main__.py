@@ -15,7 +15,7 @@ from bench import docs, report, sections
 from bench.rig import Rig
 from bench.sections import Options, Row
 from localstack.paths import ROOT, MissingTool
-from localstack.process import NotReady
+from localstack.process import NotReady, die_with_this_process
 
 SECTIONS = ("ingest", "baselines", "comparisons", "drain", "flash")
 
@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: Path = args.results
     shutil.rmtree(results, ignore_errors=True)
     results.mkdir(parents=True)
+    die_with_this_process()  # a bench killed half-way leaves no broker or server behind
     rig = Rig(results / "run")
     rows: list[Row] = []
     started = time.monotonic()

@@ -34,7 +34,7 @@ import valkey
 from blackfriday import keys
 from blackfriday.valkeyconn import connect
 from localstack.ports import free_port
-from localstack.process import Proc, wait_for
+from localstack.process import Proc, die_with_this_process, wait_for
 from localstack.services import Pipeline
 from localstack.stack import Stack
 
@@ -289,6 +289,7 @@ def run(
         "BF_VALKEY_PORT": str(free_port()),
         "BF_KAFKA_PORT": str(free_port()),
     }
+    die_with_this_process()  # the chaos stack is this run's own: it never outlives it
     stack = Stack("chaos")
     stack.down()
     chaos = Chaos(stack, env, say)

@@ -2,11 +2,16 @@
 
 A stopped-by-pid process is first checked to be the one we started (its command line carries the
 marker we gave it), so a recycled pid is never signalled.
+
+The local stack (``make up``) outlives the command that started it. Tests, benchmarks and ``make
+chaos`` own their processes instead: they call :func:`die_with_this_process` first, and a run that is
+killed before its clean-up (a timeout, Ctrl-C twice) takes its brokers and servers with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -75,6 +80,26 @@ class Proc:
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
 _exited: dict[int, subprocess.Popen[bytes]] = {}
+_die_with_parent = False
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_this_process() -> None:
+    """Processes spawned from now on get SIGKILL when this process (the thread that spawns) dies.
+
+    Spawn from the main thread only: Linux signals the child when the spawning *thread* exits.
+    """
+    global _die_with_parent
+    _die_with_parent = True
+
+
+def _parent_death_signal(parent: int) -> Callable[[], None]:
+    def arm() -> None:  # runs in the child between fork and exec
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+            os._exit(126)  # could not arm, or the parent is already gone
+
+    return arm
 
 
 def spawn(
@@ -85,8 +110,13 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     marker: str | None = None,
+    die_with_parent: bool | None = None,
 ) -> Proc:
-    """Start ``argv`` in the background (its own session, stdin closed, output appended to ``log``)."""
+    """Start ``argv`` in the background (its own session, stdin closed, output appended to ``log``).
+
+    ``die_with_parent`` overrides :func:`die_with_this_process` for this one process.
+    """
+    tied = _die_with_parent if die_with_parent is None else die_with_parent
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         child = subprocess.Popen(
@@ -97,6 +127,7 @@ def spawn(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_parent_death_signal(os.getpid()) if tied else None,
         )
     _children[child.pid] = child  # reaped by wait_for's poll so that it never lingers as a zombie
     return Proc(name=name, pid=child.pid, log=log, marker=marker or str(argv[-1]))
