@@ -85,6 +85,8 @@ class Row:
     injected: float = 0.0
     back: float = 0.0
     ended: float = 0.0
+    #: Components that died during the row without being its fault (found dead, started again).
+    collateral: list[str] = field(default_factory=list)
 
 
 class Load:
@@ -160,6 +162,7 @@ class Result:
     refused_but_counted: int = 0
     recovery: float | None = None  # None: 201s never stopped
     recovered: bool = True
+    collateral: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -169,6 +172,7 @@ class Result:
             and self.doubled == 0
             and self.refused_but_counted == 0
             and self.recovered
+            and not self.collateral
             and (self.recovery is None or self.recovery <= RECOVERY_LIMIT)
         )
 
@@ -177,7 +181,7 @@ def account(rows: Sequence[Row], ledger: Sequence[Entry], counts: Mapping[str, i
     """Each row's figures from the ledger and how many times Valkey counted each sale."""
     results = []
     for index, row in enumerate(rows):
-        result = Result(row.fault)
+        result = Result(row.fault, collateral=list(row.collateral))
         mine = [e for e in ledger if e.row == index]
         result.sent = len(mine)
         for entry in mine:
@@ -219,14 +223,14 @@ def unit_counts(client: valkey.Valkey, products: Sequence[str]) -> dict[str, int
 def table(results: Sequence[Result]) -> str:
     header = (
         "| fault | sent | 201 | 503 | other | lost | double-counted | counted without 201 (unknown) "
-        "| refused but counted | 201s back after |"
+        "| refused but counted | 201s back after | also died |"
     )
-    lines = [header, "|" + "---|" * 10]
+    lines = [header, "|" + "---|" * 11]
     for r in results:
         recovery = "—" if r.recovery is None else f"{r.recovery:.1f} s" if r.recovered else "never"
         lines.append(
             f"| {r.fault.name} | {r.sent} | {r.created} | {r.unavailable} | {r.other} | {r.lost} | {r.doubled} "
-            f"| {r.counted_unknown} | {r.refused_but_counted} | {recovery} |"
+            f"| {r.counted_unknown} | {r.refused_but_counted} | {recovery} | {', '.join(r.collateral) or '—'} |"
         )
     return "\n".join(lines)
 
@@ -241,9 +245,16 @@ class Chaos:
     def _procs(self) -> dict[str, Proc]:
         return self.stack.procs()
 
-    def _restart(self) -> None:
-        """`make up`'s heal: start again what is not running, on its ports."""
-        self.stack.up(self.environ)
+    def _restart(self, row: Row) -> None:
+        """`make up`'s heal: start again what is not running, on its ports. Whatever it had to start besides
+        the row's own victim died of the fault: the row records it (and fails)."""
+        restarted = self.stack.up(self.environ).restarted
+        row.collateral += [name for name in restarted if name != row.fault.component and name not in row.collateral]
+
+    def check_survivors(self, row: Row) -> None:
+        """After the row: every component must still be running; any that is not is recorded and started."""
+        if any(not proc.alive() for proc in self._procs().values()):
+            self._restart(row)
 
     def inject(self, row: Row, pipeline: Pipeline) -> None:
         fault = row.fault
@@ -253,7 +264,7 @@ class Chaos:
             proc.signal(signal.SIGKILL)
             wait_for(lambda: not proc.alive(), 10)
             time.sleep(fault.hold)  # the outage itself: nothing to poll for
-            self._restart()
+            self._restart(row)
         elif fault.kind == "stop":
             proc = self._procs()[fault.component]
             proc.signal(signal.SIGSTOP)
@@ -307,6 +318,7 @@ def run(
             say(f"chaos: {row.fault.name} (hold {row.fault.hold:g} s)")
             chaos.inject(row, pipeline)
             time.sleep(settle)  # and after it
+            chaos.check_survivors(row)
             row.ended = time.monotonic()
         load.stop()
         say("chaos: load stopped; waiting for the consumer to count every stored sale ...")

@@ -53,6 +53,7 @@ def test_the_short_fault_matrix_loses_nothing_and_counts_nothing_twice(tmp_path:
         assert int(cells[2]) > 0, f"{name}: no sale stored during the row"
         assert cells[5:7] == ["0", "0"], f"{name}: lost / double-counted {cells[5:7]}"
         assert cells[8] == "0", f"{name}: refused but counted"
+        assert cells[10] == "—", f"{name}: took down {cells[10]} as well"
     assert "every row holds: 0 lost, 0 double-counted" in done.stdout
     assert not (tmp_path / "state" / "chaos" / "state.json").exists()  # the stack was stopped
     logs = tmp_path / "state" / "chaos" / "logs"

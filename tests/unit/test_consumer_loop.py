@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import valkey
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAuthorizationFailedError
 from prometheus_client import CollectorRegistry, generate_latest
 
 from blackfriday.consumer.dead_letters import Poison
@@ -47,17 +48,25 @@ def sale(i: int) -> Sale:
 
 
 class FakeConsumer:
-    def __init__(self, batches: list[list[Record]], stop: threading.Event, log: list[str]) -> None:
+    """Hands out ``batches``; a batch that is an exception is raised by that poll instead."""
+
+    def __init__(self, batches: list[list[Record] | Exception], stop: threading.Event, log: list[str]) -> None:
         self._batches = batches
         self._stop = stop
         self.log = log
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Record]]:
+        if self._batches and isinstance(failure := self._batches[0], Exception):
+            self._batches.pop(0)
+            self.log.append("poll failed")
+            raise failure
         if not self._batches:
             self._stop.set()
             return {}
         self.log.append("poll")
-        return {"tp": self._batches.pop(0)}
+        batch = self._batches.pop(0)
+        assert isinstance(batch, list)
+        return {"tp": batch}
 
     def commit_async(self, callback: Any) -> None:
         self.log.append("commit")
@@ -92,7 +101,7 @@ class FakeStore:
 
 
 def run(
-    batches: list[list[Record]],
+    batches: list[list[Record] | Exception],
     store_failures: int = 0,
     stop_on_failure: bool = False,
     dead_letters: FakeDeadLetters | None = None,
@@ -164,3 +173,16 @@ def test_stopping_while_valkey_fails_leaves_the_batch_uncommitted() -> None:
     log, store, _ = run([[Record(sale(1).to_json())]], store_failures=5, stop_on_failure=True)
     assert log == ["poll"]
     assert store.applied == []
+
+
+def test_the_loop_outlives_kafka_being_away_and_consumes_when_it_is_back() -> None:
+    refused = KafkaConnectionError("111 ECONNREFUSED")
+    log, store, metrics = run([refused, refused, [Record(sale(1).to_json())]])
+    assert log == ["poll failed", "poll failed", "poll", "apply", "commit", "tick", "final commit"]
+    assert store.applied == [["id-1"]]
+    assert "bf_consumer_kafka_errors_total 2.0" in metrics
+
+
+def test_a_kafka_error_that_retrying_cannot_fix_stops_the_loop() -> None:
+    with pytest.raises(TopicAuthorizationFailedError):
+        run([TopicAuthorizationFailedError("not allowed to read sales-topic")])

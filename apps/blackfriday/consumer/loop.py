@@ -4,8 +4,10 @@ Offsets are committed only after the batch's effect is in Valkey. A crash betwee
 deliver the batch again; the script skips every sale whose id it has applied before, so each sale counts
 exactly once. A record that is not a valid sale is logged, counted and copied to the dead-letter topic
 before the commit (it cannot block its partition, and is kept for inspection). While Valkey or the
-dead-letter topic fails, the batch is retried with backoff and stays uncommitted. SIGTERM only asks the
-loop to stop: the batch in hand is finished and committed first.
+dead-letter topic fails, the batch is retried with backoff and stays uncommitted. While Kafka is away (a
+poll that fails with a retriable error), the loop backs off and polls again: the process stays up and
+rejoins its group when the broker is back; only a non-retriable error (no authorisation, say) stops it.
+SIGTERM only asks the loop to stop: the batch in hand is finished and committed first.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class ConsumerMetrics:
             "Failed attempts to copy records to the dead-letter topic",
             registry=registry,
         )
+        self.kafka_errors = Counter(
+            "bf_consumer_kafka_errors", "Polls that failed with a retriable Kafka error", registry=registry
+        )
         self.commit_errors = Counter(
             "bf_consumer_commit_errors",
             "Offset commits that failed (the batch will be redelivered)",
@@ -78,9 +83,20 @@ class ConsumerLoop:
         self.heartbeat = heartbeat or Heartbeat()
 
     def run(self) -> None:
+        backoff = _Backoff()
         while not self._stop.is_set():
             self.heartbeat.beat()
-            polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
+            try:
+                polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                self._metrics.kafka_errors.inc()
+                delay = backoff.next()
+                log.warning("cannot poll Kafka, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
+                self._stop.wait(delay)
+                continue
+            backoff.reset()
             records = [record for batch in polled.values() for record in batch]
             if not records:
                 self._tick()
@@ -115,16 +131,16 @@ class ConsumerLoop:
 
     def _retry(self, action: Callable[[], None], what: str) -> bool:
         """Run ``action`` until it succeeds (True), backing off up to 5 s; False when asked to stop first."""
-        delay = 0.2
+        backoff = _Backoff()
         while True:
             try:
                 action()
             except (valkey.ValkeyError, KafkaError) as exc:
+                delay = backoff.next()
                 log.warning(f"cannot {what}, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
                 if self._stop.wait(delay):
                     return False
                 self.heartbeat.beat()
-                delay = min(delay * 2, 5.0)
             else:
                 return True
 
@@ -194,3 +210,17 @@ class ConsumerLoop:
             if end is not None and batch:
                 lag += max(end - (batch[-1].offset + 1), 0)
         self._metrics.lag.set(lag)
+
+
+class _Backoff:
+    """0.2 s, doubling up to 5 s."""
+
+    def __init__(self) -> None:
+        self._delay = 0.1
+
+    def next(self) -> float:
+        self._delay = min(self._delay * 2, 5.0)
+        return self._delay
+
+    def reset(self) -> None:
+        self._delay = 0.1
