@@ -7,7 +7,7 @@ PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster charts/bla
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
 .PHONY: help setup demo up down status snapshot report chaos test generate lint format lock clean \
-	cluster-up cluster-down cluster-status
+	cluster-up cluster-down cluster-status cluster-report cluster-load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ cluster-down: ## stop the local Kubernetes: its processes, network namespace, ro
 
 cluster-status: ## show what the local Kubernetes runs and what is dead
 	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
+
+cluster-report: ## make report for a release on the local Kubernetes (RELEASE=bf NAMESPACE=black-friday)
+	@$(PY) -m cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)
 
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python

@@ -1,14 +1,16 @@
-"""python -m cluster {up,down,status}: the local one-node Kubernetes behind `make cluster-up`,
-`make cluster-down` and `make cluster-status`."""
+"""python -m cluster {up,down,status,report,load}: the local one-node Kubernetes behind `make cluster-up`,
+`make cluster-down`, `make cluster-status`, `make cluster-report` and `make cluster-load`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 
+from cluster import release
 from cluster.cluster import Cluster, ClusterInfo, Status
 from cluster.config import NETNS, ClusterError
 from localstack.process import NotReady
@@ -74,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("up", help="start the local cluster (or say it runs)")
     sub.add_parser("down", help="stop everything `up` started and remove its network set-up")
     sub.add_parser("status", help="show what runs and what is dead")
+    report = sub.add_parser("report", help="print a release's dashboard figures as JSON, read from its Valkey")
+    report.add_argument("--release", default="bf", help="the helm release (default bf)")
+    report.add_argument("-n", "--namespace", default="black-friday", help="its namespace (default black-friday)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
@@ -91,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"stopped: {', '.join(stopped)} ({time.monotonic() - started:.0f}s)")
             else:
                 print("nothing was running")
+        elif args.command == "report":
+            if not cluster.running():
+                raise ClusterError("the local cluster is not running: make cluster-up")
+            with cluster.api() as api:
+                print(json.dumps(release.report(api, args.namespace, args.release), ensure_ascii=False))
         else:
             return show_status(cluster.status())
     except (ClusterError, NotReady) as exc:
