@@ -47,6 +47,10 @@ cluster-down: ## stop the local Kubernetes: its processes, network namespace, ro
 cluster-status: ## show what the local Kubernetes runs and what is dead
 	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
 
+cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
+	@scripts/setup python kafka helm registry k8s
+	@$(PY) -m cluster load
+
 cluster-report: ## make report for a release on the local Kubernetes (RELEASE=bf NAMESPACE=black-friday)
 	@$(PY) -m cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)
 

@@ -671,8 +671,8 @@ def test_a_volume_size_change_fails_at_render_with_the_way_out_and_leaves_the_re
 
 def test_another_release_in_another_namespace_does_not_collide(ctx: Context) -> None:
     """values/prod.yaml's release, also named bf, was installed in another namespace while this one was
-(both installs succeeded; helm test passed here after it was uninstalled): the chart makes no cluster-wide
-object, every object of this release sits in its namespace."""
+    (both installs succeeded; helm test passed here after it was uninstalled): the chart makes no cluster-wide
+    object, every object of this release sits in its namespace."""
     ctx.main.succeeded()
     for obj in manifest(ctx.info.kubeconfig, RELEASE, NAMESPACE):
         assert obj["metadata"].get("namespace") == NAMESPACE, obj["metadata"]
