@@ -700,13 +700,16 @@ def test_the_hpas_read_cpu_from_the_metrics_api(ctx: Context) -> None:
     wait(all_read, 120, "a CPU figure on every HPA", interval=2)
 
 
-def test_uninstall_leaves_only_the_secret_and_the_valkey_claims(ctx: Context) -> None:
+def test_uninstall_leaves_only_the_secret_and_the_valkey_claims_and_a_reinstall_finds_the_data(ctx: Context) -> None:
     """What the README says stays: the Valkey password's Secret (helm.sh/resource-policy: keep) and the
-    StatefulSet's claims (data-bf-valkey-N); a reinstall finds them, with the data."""
+    StatefulSet's claims (data-bf-valkey-N); the README's install, run again, finds them: the same password,
+    and the figures counted before."""
     ctx.main.succeeded()
     kubeconfig = ctx.info.kubeconfig
     objects = manifest(kubeconfig, RELEASE, NAMESPACE)
     password = chart.valkey_env(ctx.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"]
+    figures = chart.report(ctx.api, NAMESPACE, RELEASE)
+    assert figures["total_sales"] >= 2  # helm test's sale and the one from outside
     out = ctx.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "3m")
     ok(out, "helm uninstall")
     assert "[Secret] bf-valkey" in out.stdout + out.stderr
@@ -736,3 +739,8 @@ def test_uninstall_leaves_only_the_secret_and_the_valkey_claims(ctx: Context) ->
     }
     kept = core.read_namespaced_secret("bf-valkey", NAMESPACE, _request_timeout=10)
     assert base64.b64decode((kept.data or {})["password"]).decode() == password
+
+    again = ctx.helm("install", *chart.readme_install(RELEASE, NAMESPACE, ctx.info.values_file), "--wait")
+    ok(again, "the README's helm install, again")
+    assert chart.valkey_env(ctx.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"] == password
+    assert chart.report(ctx.api, NAMESPACE, RELEASE) == figures
