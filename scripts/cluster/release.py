@@ -43,7 +43,7 @@ def helm(kubeconfig: Path, *args: str, timeout: float = 300, check: bool = False
             text=True,
             timeout=timeout,
             check=False,
-            env={**_helm_env(), "KUBECONFIG": str(kubeconfig)},
+            env={**helm_env(), "KUBECONFIG": str(kubeconfig)},
         )
     except subprocess.TimeoutExpired:
         raise ClusterError(f"helm {' '.join(args[:2])} did not finish in {timeout:.0f}s") from None
@@ -52,7 +52,7 @@ def helm(kubeconfig: Path, *args: str, timeout: float = 300, check: bool = False
     return done
 
 
-def _helm_env() -> dict[str, str]:
+def helm_env() -> dict[str, str]:
     """The caller's environment without HELM_* (a user's HELM_NAMESPACE or HELM_KUBECONTEXT would redirect helm)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("HELM_")}
 
