@@ -2,11 +2,11 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
-PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster charts/black-friday/hack tests
+PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster scripts/bench charts/black-friday/hack tests
 # The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
-.PHONY: help setup demo up down status snapshot report chaos test generate lint format lock clean \
+.PHONY: help setup demo up down status snapshot report chaos bench test generate lint format lock clean \
 	cluster-up cluster-down cluster-status cluster-report cluster-load
 
 help: ## list the targets
@@ -29,6 +29,10 @@ down: ## stop everything `make up` started (the data stays)
 snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/dashboard.png)
 	@scripts/setup python
 	@$(PY) -m localstack snapshot --png $(or $(PNG),out/dashboard.png)
+
+bench: ## the benchmarks (~10 min): table on stdout, CSV and plots in out/bench/, docs/performance.md and scaling.md
+	@scripts/setup python kafka bench
+	@$(PY) -m bench --write-docs
 
 chaos: ## the fault matrix under load on a stack of its own (~5 min); the table goes to docs/reliability.md
 	@scripts/setup python kafka

@@ -1,16 +1,21 @@
-"""Serving the HTTP services (api, bridge) with Hypercorn, bounded against slow and numerous clients.
+"""Serving the HTTP services (api, bridge), bounded against slow and numerous clients.
 
-Following Hypercorn's embedding: the service's stop event (SIGTERM) turns readiness 503 at once, the
-listeners close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then the lifespan closes the
-clients.
+HTTP_SERVER picks the server: Hypercorn (the design's choice, the default) or Granian (a Rust HTTP
+server; the api's profile shows Hypercorn's HTTP/1.1 handling, in Python, spending half of its CPU:
+docs/performance.md). Either is embedded in the service's event loop: the stop event (SIGTERM) turns
+readiness 503 at once, the listeners close, in-flight requests drain within GRACEFUL_TIMEOUT_SECONDS, then
+the lifespan closes the clients.
 
-Bounds (the settings of docs/configuration.md):
+Bounds (the settings of docs/configuration.md), with Hypercorn:
 - KEEP_ALIVE_TIMEOUT_SECONDS: Hypercorn's idle timer runs from the end of a request (or the connection's
   start) until the next request's headers are complete, so it bounds both an idle keep-alive connection
   and a client that trickles its headers.
 - BODY_TIMEOUT_SECONDS: the body is read by the app (web.read_json_body) under this deadline: 408.
 - MAX_CONNECTIONS: Hypercorn has no limit of its own; the connection handler below answers one
   connection over the limit with a 503 (Retry-After) without reading it, and closes it.
+
+With Granian: its own header read timeout is KEEP_ALIVE_TIMEOUT_SECONDS, the body timeout is the app's,
+and MAX_CONNECTIONS is its backpressure: requests beyond it wait to be accepted instead of a 503.
 """
 
 from __future__ import annotations
@@ -18,15 +23,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 import hypercorn.asyncio.run as hypercorn_run
 from hypercorn.asyncio import serve
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from blackfriday.limits import Limit
+from blackfriday.settings import HttpServerSettings
 from blackfriday.web import Health
 
 log = logging.getLogger(__name__)
@@ -43,44 +51,7 @@ BUSY_RESPONSE: Final = (
 )
 
 
-class ServerSettings(Protocol):
-    @property
-    def listen_host(self) -> str: ...
-    @property
-    def listen_port(self) -> int: ...
-    @property
-    def graceful_timeout_seconds(self) -> float: ...
-    @property
-    def keep_alive_timeout_seconds(self) -> float: ...
-    @property
-    def max_connections(self) -> int: ...
-
-
-class ConnectionLimit:
-    """How many client connections are open, and the limit; counted in the event loop's thread only."""
-
-    def __init__(self, limit: int, registry: CollectorRegistry) -> None:
-        self.limit = limit
-        self.open = 0
-        self._gauge = Gauge("bf_http_connections", "Open client connections", registry=registry)
-        self._refused = Counter(
-            "bf_http_connections_refused", "Connections answered 503 for being over MAX_CONNECTIONS", registry=registry
-        )
-
-    def enter(self) -> bool:
-        if self.open >= self.limit:
-            self._refused.inc()
-            return False
-        self.open += 1
-        self._gauge.set(self.open)
-        return True
-
-    def leave(self) -> None:
-        self.open -= 1
-        self._gauge.set(self.open)
-
-
-def _limited(limit: ConnectionLimit) -> type[TCPServer]:
+def _limited(limit: Limit) -> type[TCPServer]:
     class LimitedTCPServer(TCPServer):
         async def run(self) -> None:
             if not limit.enter():
@@ -101,16 +72,29 @@ def _limited(limit: ConnectionLimit) -> type[TCPServer]:
 
 
 async def serve_http(
-    app: Starlette, settings: ServerSettings, stop: asyncio.Event, registry: CollectorRegistry
+    app: Starlette, settings: HttpServerSettings, stop: asyncio.Event, registry: CollectorRegistry
 ) -> None:
     """Serve until ``stop`` is set, then drain: not ready, stop accepting, finish in-flight, close."""
     health: Health = app.state.health
-    host, port = settings.listen_host, settings.listen_port
 
     async def shutdown_trigger() -> None:
         await stop.wait()
         log.info("draining in-flight requests", extra={"grace_seconds": settings.graceful_timeout_seconds})
         health.readiness.drain()
+
+    if settings.http_server == "granian":
+        await _serve_granian(app, settings, shutdown_trigger)
+    else:
+        await _serve_hypercorn(app, settings, shutdown_trigger, registry)
+
+
+async def _serve_hypercorn(
+    app: Starlette,
+    settings: HttpServerSettings,
+    shutdown_trigger: Callable[[], Coroutine[Any, Any, None]],
+    registry: CollectorRegistry,
+) -> None:
+    host, port = settings.listen_host, settings.listen_port
 
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
@@ -120,7 +104,45 @@ async def serve_http(
     config.errorlog = logging.getLogger("hypercorn.error")
     config.include_server_header = False
     # Hypercorn builds each connection's handler from this module global: one process serves one app.
-    hypercorn_run.TCPServer = _limited(ConnectionLimit(settings.max_connections, registry))  # type: ignore[attr-defined]
+    connections = Limit(
+        settings.max_connections,
+        registry,
+        "bf_http_connections",
+        "Open client connections",
+        "Connections answered 503 for being over MAX_CONNECTIONS",
+    )
+    hypercorn_run.TCPServer = _limited(connections)  # type: ignore[attr-defined]
     log.info("listening", extra={"host": host, "port": port, "max_connections": settings.max_connections})
     framework: Any = app  # hypercorn's ASGI types are narrower than Starlette's
     await serve(framework, config, shutdown_trigger=shutdown_trigger, mode="asgi")
+
+
+async def _serve_granian(
+    app: Starlette, settings: HttpServerSettings, shutdown_trigger: Callable[[], Coroutine[Any, Any, None]]
+) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server.embed import Server
+
+    server = Server(
+        app,
+        address=settings.listen_host,
+        port=settings.listen_port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        backpressure=settings.max_connections,
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.keep_alive_timeout_seconds * 1000)),
+        log_enabled=False,  # its loggers reach the service's JSON handler
+    )
+    server.workers_kill_timeout = max(1, int(settings.graceful_timeout_seconds))
+    log.info("listening", extra={"host": settings.listen_host, "port": settings.listen_port, "server": "granian"})
+    serving = asyncio.create_task(server.serve())
+    stopping: asyncio.Task[None] = asyncio.create_task(shutdown_trigger())
+    done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if serving in done:
+        stopping.cancel()
+        serving.result()  # it stopped by itself: a failure to listen raises here
+        return
+    server.stop()  # type: ignore[no-untyped-call]
+    await serving

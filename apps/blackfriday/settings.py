@@ -27,13 +27,31 @@ class SettingsError(ValueError):
 
 
 Kind = Literal[
-    "text", "secret", "integer", "number", "port", "hostport", "hostports", "url", "target", "category", "log_level"
+    "text",
+    "secret",
+    "integer",
+    "number",
+    "port",
+    "hostport",
+    "hostports",
+    "url",
+    "target",
+    "category",
+    "log_level",
+    "choice",
 ]
 
 _HOSTPORT: Final = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
-# host:port, or a gRPC name-resolver target such as dns:///writer-headless:50051
-_TARGET: Final = re.compile(r"^((dns|ipv4|ipv6|unix):(//[^/]*/)?)?[A-Za-z0-9_.\[\]:-]+:\d{1,5}$")
+# host:port, or a gRPC name-resolver target: dns:///writer-headless:50051 (every address of a name), or
+# ipv4:10.0.0.1:50051,10.0.0.2:50051 (a fixed list): the channel balances calls over them.
+_TARGET: Final = re.compile(
+    r"^(dns:(//[^/]*/)?[A-Za-z0-9_.-]+:\d{1,5}"
+    r"|(ipv4|ipv6):[A-Za-z0-9_.\[\]:-]+:\d{1,5}(,[A-Za-z0-9_.\[\]:-]+:\d{1,5})*"
+    r"|unix:[^\s]+"
+    r"|[A-Za-z0-9_.\[\]:-]+:\d{1,5})$"
+)
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+HTTP_SERVERS: Final = ("hypercorn", "granian")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +66,8 @@ class Spec:
     maximum: float | None = None
     #: Set by the chart from its own values and helpers, not through the subchart's `config:` map.
     wired: bool = False
+    #: The values a "choice" setting takes.
+    choices: tuple[str, ...] = ()
 
 
 def _declare(spec: Spec) -> Any:
@@ -147,6 +167,20 @@ def max_connections() -> Any:
     )
 
 
+def choice(name: str, default: str, doc: str, choices: tuple[str, ...]) -> Any:
+    return _declare(Spec(name, "choice", default, doc, choices=choices))
+
+
+def http_server() -> Any:
+    return choice(
+        "HTTP_SERVER",
+        "hypercorn",
+        "the HTTP server: hypercorn (the design's), or granian (a Rust server that takes about twice the "
+        "requests a core can: docs/performance.md)",
+        HTTP_SERVERS,
+    )
+
+
 def log_level() -> Any:
     return _declare(
         Spec("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING, ERROR; logs are JSON lines on stdout", wired=True)
@@ -181,6 +215,8 @@ class Env:
             _check_range(spec.name, result, spec.minimum, spec.maximum)
         if spec.kind == "hostports" and isinstance(result, str):
             result = _hostports(spec.name, result)
+        if spec.kind == "choice" and result not in spec.choices:
+            raise SettingsError(f"{spec.name}: expected one of {', '.join(spec.choices)}, got {result!r}")
         return result
 
     def text(self, name: str, default: str) -> str:
@@ -244,7 +280,7 @@ def _url(name: str, value: str) -> str:
 
 def _target(name: str, value: str) -> str:
     if not _TARGET.match(value):
-        raise SettingsError(f"{name}: expected host:port or dns:///host:port, got {value!r}")
+        raise SettingsError(f"{name}: expected host:port, dns:///host:port or ipv4:host:port,host:port, got {value!r}")
     return value
 
 
@@ -273,6 +309,7 @@ _PARSERS: Final[dict[str, Any]] = {
     "target": _target,
     "category": _category,
     "log_level": _log_level,
+    "choice": lambda name, value: value.lower(),  # checked against the spec's choices by Env.read
 }
 
 
@@ -306,6 +343,23 @@ class FromEnv:
         env = Env(environ)
         values = {f.name: env.read(f.metadata["spec"]) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpServerSettings(FromEnv):
+    """What every HTTP service (api, bridge) reads about serving: blackfriday.httpserver uses these.
+
+    A service's own class redeclares ``listen_port`` with its default and what it serves there.
+    """
+
+    listen_host: str = listen_host()
+    listen_port: int = port("LISTEN_PORT", 8080, "the HTTP port")
+    body_timeout_seconds: float = body_timeout()
+    keep_alive_timeout_seconds: float = keep_alive_timeout()
+    max_connections: int = max_connections()
+    http_server: str = http_server()
+    graceful_timeout_seconds: float = graceful_timeout()
+    log_level: str = log_level()
 
 
 def split_hostport(value: str) -> tuple[str, int]:

@@ -40,25 +40,27 @@ class KafkaBroker:
     controller_port: int
     heap: str = "512m"
     partitions: int = 3
+    #: The address clients connect to (its PLAINTEXT listener, advertised as is); the controller stays on loopback.
+    host: str = "127.0.0.1"
     proc: Proc | None = field(default=None, init=False)
     _log_offset: int = field(default=0, init=False)
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def config(self) -> Path:
         return self.home / "server.properties"
 
-    def _properties(self) -> str:
+    def properties(self) -> str:
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                f"listeners=PLAINTEXT://{self.host}:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 "inter.broker.listener.name=PLAINTEXT",
@@ -76,7 +78,8 @@ class KafkaBroker:
             ]
         )
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def command(self, main: str, *args: str) -> list[str]:
+        """java ... ``main`` ``args`` with the broker's JVM options, its log configuration and classpath."""
         return [
             paths.java(),
             f"-Xms{self.heap}",
@@ -93,7 +96,7 @@ class KafkaBroker:
     def prepare(self) -> None:
         """Write the configuration and format the storage once (kept across restarts)."""
         self.home.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(self._properties())
+        self.config.write_text(self.properties())
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if (self.home / "data" / "meta.properties").exists():
             return
@@ -101,7 +104,7 @@ class KafkaBroker:
         log = self.home / "format.log"
         with log.open("wb") as out:
             result = subprocess.run(
-                self._java(
+                self.command(
                     "kafka.tools.StorageTool",
                     "format",
                     "--standalone",
@@ -121,7 +124,7 @@ class KafkaBroker:
     def start(self, log: Path, timeout: float = 90.0) -> Proc:
         self.prepare()
         self._log_offset = log.stat().st_size if log.exists() else 0
-        self.proc = spawn("kafka", self._java("kafka.Kafka", str(self.config)), log=log, marker=str(self.config))
+        self.proc = spawn("kafka", self.command("kafka.Kafka", str(self.config)), log=log, marker=str(self.config))
         wait_ready(self.proc, self._ready, timeout)
         return self.proc
 

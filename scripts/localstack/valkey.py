@@ -16,6 +16,10 @@ class ValkeyServer:
     home: Path
     port: int
     password: str | None = None
+    #: "always" (the default: every applied batch on disk), "everysec", "no", or None for no AOF at all.
+    appendfsync: str | None = "always"
+    #: host:port of a primary to follow (a read replica).
+    replica_of: str | None = None
     proc: Proc | None = field(default=None, init=False)
 
     @property
@@ -34,8 +38,8 @@ class ValkeyServer:
             f'dir "{self.home / "data"}"',
             # Durable aggregates: the consumer commits Kafka offsets after its script returns, and one
             # script call carries a whole batch, so an fsync per write is one per batch.
-            "appendonly yes",
-            "appendfsync always",
+            f"appendonly {'no' if self.appendfsync is None else 'yes'}",
+            f"appendfsync {self.appendfsync or 'always'}",
             'save ""',
             "daemonize no",
             'logfile ""',
@@ -43,6 +47,9 @@ class ValkeyServer:
         ]
         if self.password:
             lines.append(f"requirepass {self.password}")
+        if self.replica_of:
+            host, _, port = self.replica_of.rpartition(":")
+            lines.append(f"replicaof {host} {port}")
         self.config.write_text("\n".join(lines) + "\n")
 
     def start(self, log: Path, timeout: float = 30.0) -> Proc:

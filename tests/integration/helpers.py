@@ -14,6 +14,8 @@ from typing import Any, cast
 
 import httpx
 import valkey
+from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
 
 from blackfriday import keys
 from blackfriday.report import build_report, read_figures
@@ -151,6 +153,16 @@ def assert_each_stored_sale_counted_once(client: valkey.Valkey, valkey_addr: str
     assert stored <= applied
     assert applied <= stored | maybe
     assert report["total_sales"] == len(applied) == report_now(valkey_addr)["total_sales"]
+
+
+def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
+    """How many records the topic holds (the sum of its partitions' end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    finally:
+        consumer.close()
+    return sum(ends.values())
 
 
 def until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -7,8 +7,6 @@ import sys
 
 import httpx
 import pytest
-from kafka.consumer import KafkaConsumer
-from kafka.structs import TopicPartition
 
 from localstack.kafka import KafkaBroker
 from localstack.services import Pipeline
@@ -19,21 +17,13 @@ from tests.integration.helpers import (
     metric,
     post_one,
     post_sales,
+    topic_size,
     tracked_prices,
     wait_total,
 )
 from tests.model import expected_report
 
 pytestmark = pytest.mark.integration
-
-
-def topic_size(kafka: KafkaBroker, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
-    finally:
-        consumer.close()
-    return sum(ends.values())
 
 
 def test_known_sales_give_exactly_the_expected_report(pipeline: Pipeline) -> None:
@@ -89,7 +79,7 @@ def test_bad_inputs_get_4xx_and_nothing_is_counted(pipeline: Pipeline, kafka: Ka
     report = wait_total(pipeline.valkey_addr, 1)
     assert report["total_sales"] == 1
     assert list(report["categories"]) == ["Ropa"]
-    assert topic_size(kafka, topic) == 1  # nothing but the good sale reached Kafka
+    assert topic_size(kafka.bootstrap, topic, PARTITIONS) == 1  # nothing but the good sale reached Kafka
 
 
 def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:

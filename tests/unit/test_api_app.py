@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from blackfriday.api.app import create_app
 from blackfriday.api.settings import ApiSettings
 from blackfriday.web import BadRequest, read_json_body
+from tests.unit.fakes import HttpxBridge
 
 GOOD: dict[str, Any] = {"categoria": "Belleza", "producto_id": "Labial-Matte", "precio": 120.5, "cantidad_vendida": 2}
 
@@ -58,7 +59,7 @@ def bridge() -> FakeBridge:
 
 @pytest.fixture
 def client(bridge: FakeBridge) -> Iterator[TestClient]:
-    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    app = create_app(settings(), CollectorRegistry(), bridge=HttpxBridge(bridge))
     with TestClient(app) as test_client:
         yield test_client
 
@@ -171,7 +172,7 @@ def test_readiness_fails_when_the_bridge_is_down(bridge: FakeBridge) -> None:
     def down(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
 
-    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(down))
+    app = create_app(settings(), CollectorRegistry(), bridge=HttpxBridge(down))
     with TestClient(app) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
@@ -186,7 +187,7 @@ def test_unknown_route_and_method_are_json_errors(client: TestClient) -> None:
 
 
 def test_no_sale_is_forwarded_once_the_api_is_draining(bridge: FakeBridge) -> None:
-    app = create_app(settings(), CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    app = create_app(settings(), CollectorRegistry(), bridge=HttpxBridge(bridge))
     with TestClient(app) as client:
         app.state.health.readiness.drain()  # what SIGTERM does
         response = client.post("/purchase", json=GOOD)
@@ -215,7 +216,7 @@ def test_sales_over_the_in_flight_limit_are_shed_at_once_without_going_downstrea
         app = create_app(
             settings(MAX_IN_FLIGHT="2", FORWARD_TIMEOUT_SECONDS="30"),
             CollectorRegistry(),
-            transport=httpx.MockTransport(slow_bridge),
+            bridge=HttpxBridge(slow_bridge),
         )
         async with app.router.lifespan_context(app) as state:
             transport = httpx.ASGITransport(app=_with_state(app, state))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
@@ -16,8 +15,9 @@ from blackfriday.bridge.app import create_app
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
 from blackfriday.grpcwire import SERVICE_NAME
-from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
+from blackfriday.pb import product_sale_pb2
 from blackfriday.settings import SettingsError
+from tests.unit.fakes import FakeWriter, fake_writer
 
 SALE: dict[str, Any] = {
     "id": "0190-a",
@@ -29,40 +29,10 @@ SALE: dict[str, Any] = {
 }
 
 
-class FakeWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
-    def __init__(self) -> None:
-        self.requests: list[product_sale_pb2.ProductSaleRequest] = []
-        self.fail: tuple[grpc.StatusCode, str] | None = None
-
-    def _result(self, request: product_sale_pb2.ProductSaleRequest) -> product_sale_pb2.ProductSaleResponse:
-        self.requests.append(request)
-        return product_sale_pb2.ProductSaleResponse(
-            estado="Procesado", exito=True, sale_id=request.sale_id, partition=1, offset=len(self.requests) - 1
-        )
-
-    def ProcesarVenta(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if self.fail:
-            context.abort(*self.fail)
-        return self._result(request)
-
-    def ProcesarVentas(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if self.fail:
-            context.abort(*self.fail)
-        return product_sale_pb2.ProductSaleBatchResponse(results=[self._result(r) for r in request.sales])
-
-
 @pytest.fixture
 def writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    fake = FakeWriter()
-    product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield fake, health_servicer, port
-    server.stop(None)
+    with fake_writer() as running:
+        yield running
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Forwarding
 from blackfriday.sale import Category, Sale, Stored
+from tests.unit.fakes import HttpxBridge
 
 
 def sale(i: int) -> Sale:
@@ -34,9 +35,8 @@ class SlowBridge:
 
 
 def forwarder(handler: object, *, concurrency: int = 2, batch_max: int = 100, timeout: float = 5.0) -> Forwarder:
-    client = httpx.AsyncClient(base_url="http://bridge", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
     return Forwarder(
-        client, ForwarderMetrics(CollectorRegistry()), batch_max=batch_max, concurrency=concurrency, timeout=timeout
+        HttpxBridge(handler), ForwarderMetrics(CollectorRegistry()), Forwarding(batch_max, concurrency, timeout)
     )
 
 

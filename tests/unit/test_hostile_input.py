@@ -10,14 +10,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from concurrent import futures
 from typing import Any
 from urllib.parse import quote
 
-import grpc
-import httpx
 import pytest
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
@@ -27,11 +23,11 @@ from blackfriday.api.app import create_app as create_api
 from blackfriday.api.settings import ApiSettings
 from blackfriday.bridge.app import create_app as create_bridge
 from blackfriday.bridge.settings import BridgeSettings
-from blackfriday.grpcwire import SERVICE_NAME, sale_from_proto
-from blackfriday.pb import product_sale_pb2_grpc
+from blackfriday.grpcwire import sale_from_proto
 from blackfriday.sale import InvalidSale, loads_strict, sale_from_wire, validate_purchase
+from tests.unit.fakes import FakeWriter, HttpxBridge, fake_writer
 from tests.unit.test_api_app import FakeBridge
-from tests.unit.test_bridge_app import SALE, FakeWriter
+from tests.unit.test_bridge_app import SALE
 
 BOUNDED = settings(
     max_examples=250, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -111,7 +107,7 @@ def assert_json_not_5xx(response: Any, method: str = "POST") -> None:
 def api() -> Iterator[tuple[TestClient, FakeBridge]]:
     bridge = FakeBridge()
     settings_ = ApiSettings.from_env({"BRIDGE_URL": "http://bridge", "FORWARD_TIMEOUT_SECONDS": "2"})
-    app = create_api(settings_, CollectorRegistry(), transport=httpx.MockTransport(bridge))
+    app = create_api(settings_, CollectorRegistry(), bridge=HttpxBridge(bridge))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client, bridge
 
@@ -190,18 +186,10 @@ def test_api_odd_methods_and_paths_are_json_4xx(api: tuple[TestClient, FakeBridg
 
 @pytest.fixture(scope="module")
 def bridge() -> Iterator[tuple[TestClient, FakeWriter]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    fake = FakeWriter()
-    product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    settings_ = BridgeSettings.from_env({"GRPC_HOST": f"127.0.0.1:{port}", "GRPC_TIMEOUT_SECONDS": "2"})
-    with TestClient(create_bridge(settings_, CollectorRegistry()), raise_server_exceptions=False) as client:
-        yield client, fake
-    server.stop(None)
+    with fake_writer() as (fake, _, port):
+        settings_ = BridgeSettings.from_env({"GRPC_HOST": f"127.0.0.1:{port}", "GRPC_TIMEOUT_SECONDS": "2"})
+        with TestClient(create_bridge(settings_, CollectorRegistry()), raise_server_exceptions=False) as client:
+            yield client, fake
 
 
 bridge_documents = st.one_of(

@@ -11,6 +11,7 @@ def test_ids_are_uuid7_unique_and_time_ordered() -> None:
     ids = [new_sale_id(now_ms=1_700_000_000_000 + i) for i in range(1000)]
     assert len(set(ids)) == 1000
     assert ids == sorted(ids)
+    assert all(str(uuid.UUID(i)) == i for i in ids)  # the canonical text form
     parsed = uuid.UUID(ids[0])
     assert parsed.version == 7
     assert parsed.variant == uuid.RFC_4122

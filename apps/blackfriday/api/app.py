@@ -8,21 +8,24 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
-import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics
+from blackfriday.api.bridge_client import Bridge, BridgeClient, BridgeError
+from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Forwarding
 from blackfriday.api.openapi import OPENAPI
 from blackfriday.api.settings import ApiSettings
 from blackfriday.httpserver import RETRY_AFTER_SECONDS, serve_http
 from blackfriday.ids import new_sale_id, now_ms
+from blackfriday.limits import Limit
 from blackfriday.metrics import new_registry
 from blackfriday.sale import InvalidSale, Sale, loads_strict, validate_purchase
-from blackfriday.web import BadRequest, Health, context, json_app, read_json_body
+from blackfriday.web import BadRequest, Health, json_app, read_body, send_json
 
 #: What a client reads in a 503: the reason, and whether the sale may still be stored.
 PUBLIC_REASONS: Final = {
@@ -33,39 +36,16 @@ PUBLIC_REASONS: Final = {
 UNAVAILABLE_REASON: Final = "the pipeline cannot store sales right now"
 
 
-class InFlight:
-    """Sales accepted and not yet answered; beyond the limit new ones are shed at once (503)."""
-
-    def __init__(self, limit: int, registry: CollectorRegistry) -> None:
-        self.limit = limit
-        self._count = 0
-        self._gauge = Gauge("bf_api_sales_in_flight", "Sales accepted and not answered yet", registry=registry)
-        self._shed = Counter(
-            "bf_api_sales_shed", "Sales answered 503 at once for being over MAX_IN_FLIGHT", registry=registry
-        )
-
-    def enter(self) -> bool:
-        if self._count >= self.limit:
-            self._shed.inc()
-            return False
-        self._count += 1
-        self._gauge.set(self._count)
-        return True
-
-    def leave(self) -> None:
-        self._count -= 1
-        self._gauge.set(self._count)
-
-
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     settings: ApiSettings
     forwarder: Forwarder
     health: Health
-    in_flight: InFlight
+    #: Sales accepted and not yet answered (MAX_IN_FLIGHT).
+    in_flight: Limit
 
 
-def unavailable(sale: Sale, error: DownstreamError) -> JSONResponse:
+async def unavailable(send: Send, sale: Sale, error: DownstreamError) -> None:
     """503 for a sale that could not be stored: what the client can act on, nothing internal."""
     body = {
         "error": "unavailable",
@@ -75,84 +55,88 @@ def unavailable(sale: Sale, error: DownstreamError) -> JSONResponse:
         "stored": "unknown" if error.maybe_stored else "no",
         "retry_after_seconds": RETRY_AFTER_SECONDS,
     }
-    return JSONResponse(body, status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+    await send_json(send, 503, body, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
 
 
-async def purchase(request: Request) -> Response:
-    ctx = context(request, ApiContext)
+async def purchase(scope: Scope, receive: Receive, send: Send) -> None:
+    """POST /purchase, as plain ASGI: the hot path of the whole product."""
+    ctx: ApiContext = scope["state"]["ctx"]
     try:
-        body = await read_json_body(request, ctx.settings.max_body_bytes, ctx.settings.body_timeout_seconds)
+        body = await read_body(scope, receive, ctx.settings.max_body_bytes, ctx.settings.body_timeout_seconds)
         try:
             document = loads_strict(body)
         except ValueError as exc:
             raise BadRequest(400, "malformed JSON", {"body": f"not valid JSON: {exc}"}) from None
         fields = validate_purchase(document)
     except BadRequest as exc:
-        return exc.response()
+        await exc.send(send)
+        return
     except InvalidSale as exc:
-        return JSONResponse({"error": "invalid sale", "fields": exc.errors}, status_code=422)
+        await send_json(send, 422, {"error": "invalid sale", "fields": exc.errors})
+        return
     sale = Sale.accept(fields, new_sale_id(), now_ms())
     if ctx.health.draining:
         # After SIGTERM no new sale goes downstream: a request racing the shutdown, whose connection may
         # close before its answer, is then never stored either. In-flight sales still finish.
-        return unavailable(sale, DownstreamError("shutting_down", "api shutting down", maybe_stored=False))
+        await unavailable(send, sale, DownstreamError("shutting_down", "api shutting down", maybe_stored=False))
+        return
     if not ctx.in_flight.enter():
-        return unavailable(sale, DownstreamError("overloaded", "MAX_IN_FLIGHT reached", maybe_stored=False))
+        await unavailable(send, sale, DownstreamError("overloaded", "MAX_IN_FLIGHT reached", maybe_stored=False))
+        return
     try:
         stored = await ctx.forwarder.forward(sale)
     except DownstreamError as exc:
-        return unavailable(sale, exc)
+        await unavailable(send, sale, exc)
+        return
     finally:
         ctx.in_flight.leave()
-    return JSONResponse(
-        {
-            "id": sale.id,
-            "status": "stored",
-            "accepted_at_ms": sale.accepted_at_ms,
-            "partition": stored.partition,
-            "offset": stored.offset,
-        },
-        status_code=201,
-    )
+    answer = {
+        "id": sale.id,
+        "status": "stored",
+        "accepted_at_ms": sale.accepted_at_ms,
+        "partition": stored.partition,
+        "offset": stored.offset,
+    }
+    await send_json(send, 201, answer)
 
 
 async def openapi(request: Request) -> Response:
     return JSONResponse(OPENAPI)
 
 
-def create_app(
-    settings: ApiSettings, registry: CollectorRegistry, transport: httpx.AsyncBaseTransport | None = None
-) -> Starlette:
-    """The api; ``transport`` replaces the network under the bridge client (tests)."""
-    client = httpx.AsyncClient(
-        base_url=settings.bridge_url,
-        transport=transport,
-        timeout=httpx.Timeout(settings.forward_timeout_seconds, connect=min(2.0, settings.forward_timeout_seconds)),
-        limits=httpx.Limits(
-            max_connections=settings.forward_concurrency + 2,
-            max_keepalive_connections=settings.forward_concurrency + 2,
-        ),
+async def _wrong_method(request: Request) -> Response:
+    """/purchase takes only POST (served on the fast path): other methods are 405, like any route's."""
+    raise HTTPException(405, headers={"allow": "POST"})
+
+
+def create_app(settings: ApiSettings, registry: CollectorRegistry, bridge: Bridge | None = None) -> Starlette:
+    """The api; ``bridge`` replaces the client of the bridge (tests)."""
+    client: Bridge = bridge or BridgeClient(
+        settings.bridge_url,
+        pool_size=settings.forward_concurrency + 2,  # the forwarder's workers and the readiness probe
+        connect_timeout=min(2.0, settings.forward_timeout_seconds),
     )
-    forwarder = Forwarder(
-        client,
-        ForwarderMetrics(registry),
-        batch_max=settings.forward_batch_max,
-        concurrency=settings.forward_concurrency,
-        timeout=settings.forward_timeout_seconds,
-    )
+    forwarding = Forwarding(settings.forward_batch_max, settings.forward_concurrency, settings.forward_timeout_seconds)
+    forwarder = Forwarder(client, ForwarderMetrics(registry), forwarding)
 
     async def pipeline_ready() -> tuple[bool, str]:
         """Ready when the bridge is: it is when a writer can produce to Kafka (the chain of /readyz)."""
         try:
-            response = await client.get("/readyz", timeout=1.5)
-        except httpx.HTTPError as exc:
-            return False, f"bridge unreachable: {exc!s} ({type(exc).__name__})"
-        if response.status_code != 200:
-            return False, f"bridge not ready ({response.status_code})"
+            answer = await client.get("/readyz", timeout=1.5)
+        except BridgeError as exc:
+            return False, str(exc)
+        if answer.status != 200:
+            return False, f"bridge not ready ({answer.status})"
         return True, "the pipeline can store sales"
 
     health = Health(registry, pipeline_ready)
-    in_flight = InFlight(settings.max_in_flight, registry)
+    in_flight = Limit(
+        settings.max_in_flight,
+        registry,
+        "bf_api_sales_in_flight",
+        "Sales accepted and not answered yet",
+        "Sales answered 503 at once for being over MAX_IN_FLIGHT",
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, ApiContext]]:
@@ -163,8 +147,11 @@ def create_app(
             await forwarder.close()
             await client.aclose()
 
-    routes = [Route("/purchase", purchase, methods=["POST"]), Route("/openapi.json", openapi, methods=["GET"])]
-    return json_app(routes, lifespan, registry, health)
+    routes = [
+        Route("/purchase", _wrong_method, methods=["GET", "PUT", "DELETE", "PATCH"]),
+        Route("/openapi.json", openapi),
+    ]
+    return json_app(routes, lifespan, registry, health, fast={("POST", "/purchase"): purchase})
 
 
 async def serve(settings: ApiSettings, stop: asyncio.Event) -> None:

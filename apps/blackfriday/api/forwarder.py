@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, Counter
 
+from blackfriday.api.bridge_client import Answer, Bridge, BridgeError, BridgeTimeout
 from blackfriday.metrics import batch_sizes, latency
 from blackfriday.sale import Sale, Stored
 
@@ -60,21 +60,24 @@ class _Item:
     sent: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Forwarding:
+    """How sales go to the bridge: at most ``batch_max`` per request, ``concurrency`` requests at once, and
+    how long a caller waits for its sale's answer."""
+
+    batch_max: int
+    concurrency: int
+    timeout: float
+
+
 class Forwarder:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        metrics: ForwarderMetrics,
-        *,
-        batch_max: int,
-        concurrency: int,
-        timeout: float,
-    ) -> None:
-        self._client = client
-        self._metrics = metrics
-        self._batch_max = batch_max
-        self._concurrency = concurrency
-        self._timeout = timeout
+    def __init__(self, bridge: Bridge, metrics: ForwarderMetrics, forwarding: Forwarding) -> None:
+        self._bridge, self._metrics = bridge, metrics
+        self._batch_max, self._concurrency, self._timeout = (
+            forwarding.batch_max,
+            forwarding.concurrency,
+            forwarding.timeout,
+        )
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
 
@@ -97,7 +100,8 @@ class Forwarder:
         item = _Item(sale, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(item)
         try:
-            return await asyncio.wait_for(asyncio.shield(item.waiter), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await item.waiter  # cancelled by the timeout: a worker then skips it, or drops its answer
         except TimeoutError:
             self._metrics.failures.labels("timeout").inc()
             raise DownstreamError(
@@ -123,22 +127,20 @@ class Forwarder:
         body = json.dumps({"sales": [item.sale.to_wire() for item in batch]}, ensure_ascii=False).encode()
         started = time.perf_counter()
         try:
-            response = await self._client.post(
-                "/forward/batch", content=body, headers={"content-type": "application/json"}
-            )
-        except httpx.TimeoutException:
+            answer = await self._bridge.post_json("/forward/batch", body, self._timeout)
+        except BridgeTimeout:
             self._fail(batch, "timeout", f"the bridge did not answer within {self._timeout:g}s")
             return
-        except httpx.HTTPError as exc:
-            self._fail(batch, "bridge_unreachable", f"bridge unreachable: {exc!s} ({type(exc).__name__})")
+        except BridgeError as exc:
+            self._fail(batch, "bridge_unreachable", str(exc))
             return
         finally:
             self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        if response.status_code != 200:
-            self._fail(batch, f"bridge_{response.status_code}", _reason(response))
+        if answer.status != 200:
+            self._fail(batch, f"bridge_{answer.status}", _reason(answer))
             return
         try:
-            results = response.json()["results"]
+            results = json.loads(answer.body)["results"]
             stored = [Stored(int(r["partition"]), int(r["offset"])) for r in results]
             if len(stored) != len(batch):
                 raise ValueError(f"{len(stored)} results for {len(batch)} sales")
@@ -157,10 +159,10 @@ class Forwarder:
                 item.waiter.set_exception(DownstreamError(cause, detail, maybe_stored=True))
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(answer: Answer) -> str:
     try:
-        body: Any = response.json()
+        body: Any = json.loads(answer.body)
         detail = body.get("reason") or body.get("error")
     except (ValueError, AttributeError):
-        detail = response.text[:200]
-    return f"bridge answered {response.status_code}: {detail}"
+        detail = answer.body[:200].decode(errors="replace")
+    return f"bridge answered {answer.status}: {detail}"

@@ -10,10 +10,9 @@ from blackfriday.sale import MAX_BATCH
 
 
 @dataclass(frozen=True, slots=True)
-class ApiSettings(s.FromEnv):
+class ApiSettings(s.HttpServerSettings):
     SERVICE: ClassVar[str] = "api"
 
-    listen_host: str = s.listen_host()
     listen_port: int = s.port("LISTEN_PORT", 8080, "POST /purchase, GET /healthz, /readyz, /metrics, /openapi.json")
     bridge_url: str = s.url("BRIDGE_URL", "http://localhost:8081", "the bridge")
     forward_timeout_seconds: float = s.number(
@@ -41,8 +40,3 @@ class ApiSettings(s.FromEnv):
         maximum=1_000_000,
     )
     max_body_bytes: int = s.integer("MAX_BODY_BYTES", 4096, "larger bodies get 413", minimum=256)
-    body_timeout_seconds: float = s.body_timeout()
-    keep_alive_timeout_seconds: float = s.keep_alive_timeout()
-    max_connections: int = s.max_connections()
-    graceful_timeout_seconds: float = s.graceful_timeout()
-    log_level: str = s.log_level()

@@ -84,6 +84,8 @@ def accepted(spec: Spec) -> str:
         if spec.minimum is not None:
             return f"{word} ≥ {plain(spec.minimum)}"
         return word
+    if spec.kind == "choice":
+        return " or ".join(f"`{c}`" for c in spec.choices)
     return {
         "text": "text",
         "secret": "text",

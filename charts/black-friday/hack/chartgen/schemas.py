@@ -168,6 +168,8 @@ SERVICE: Final = {
 def config_value(spec: Spec) -> Schema:
     """The schema of one `config:` key: the type and bounds the service's own parser checks."""
     description = f"{spec.doc} (default {spec.default})"
+    if spec.kind == "choice":
+        return {"enum": list(spec.choices), "description": description}
     if spec.kind not in ("integer", "number"):
         return {"type": "string", "description": description}
     bounded: Schema = {"type": spec.kind}
