@@ -75,7 +75,7 @@ class Rig:
             kafka_bootstrap=self.kafka.bootstrap,
             valkey_addr=self.valkey.addr,
             topic=topic,
-            group=f"group-{topic}",
+            group=f"group-{topic}-{uuid.uuid4().hex[:6]}",  # each row reads the topic from its start
             extra_env={name: {"LOG_LEVEL": "WARNING", **values} for name, values in (env or {}).items()},
         )
 

@@ -342,7 +342,8 @@ def _drain(rig: Rig, topic: str, count: int, consumers: int, label: str, env: di
         assert rig.valkey.proc is not None
         pids["valkey"] = rig.valkey.proc.pid
         sampler = Sampler(pids).start()
-        wait_for(lambda: rig.counted() > 0, 60, interval=0.05)
+        if not wait_for(lambda: rig.counted() > 0, 60, interval=0.05):
+            raise RuntimeError(f"{label}: nothing counted within 60 s; see {rig.home / 'logs'}")
         first, first_at = rig.counted(), time.monotonic()
         done = wait_for(lambda: rig.counted() >= count, 600, interval=0.1)
         elapsed = time.monotonic() - first_at

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 import httpx
 import pytest
 
 from localstack.kafka import KafkaBroker
-from localstack.services import Pipeline
+from localstack.services import Pipeline, http_ok
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     known_sales,
@@ -19,6 +20,7 @@ from tests.integration.helpers import (
     post_sales,
     topic_size,
     tracked_prices,
+    until,
     wait_total,
 )
 from tests.model import expected_report
@@ -130,3 +132,21 @@ def test_the_helm_smoke_check_fails_clearly_when_the_api_is_down(pipeline: Pipel
     assert done.returncode == 1
     assert done.stderr.startswith("bf-smoke sale: api at ")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_consumer_started_before_its_topic_exists_consumes_once_it_does(
+    pipeline: Pipeline, kafka: KafkaBroker
+) -> None:
+    """On Kubernetes the topic operator may make the topic after the consumer pod starts."""
+    pipeline.topic = f"later-{uuid.uuid4().hex[:8]}"
+    pipeline.group = f"group-{pipeline.topic}"
+    pipeline.start("consumer", wait=False)
+    until(lambda: not http_ok(pipeline.ready_url("consumer")), 30, "the consumer to run, not ready")
+    kafka.create_topic(pipeline.topic, PARTITIONS)
+    kafka.create_topic(f"{pipeline.topic}-dlq", PARTITIONS)
+    until(lambda: http_ok(pipeline.ready_url("consumer")), 60, "the consumer to subscribe once the topic exists")
+    for name in ("writer", "bridge", "api"):
+        pipeline.start(name)
+    outcomes = post_sales(pipeline.api_url, known_sales(50, seed=9))
+    assert all(o.stored for o in outcomes)
+    assert wait_total(pipeline.valkey_addr, len(outcomes))["total_sales"] == len(outcomes)

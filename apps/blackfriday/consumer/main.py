@@ -30,27 +30,41 @@ log = logging.getLogger(__name__)
 
 
 def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event, heartbeat: Heartbeat) -> KafkaConsumer | None:
-    """Connect, retrying until Kafka answers (each attempt is a turn of the loop for the liveness probe)."""
-    delay = 0.5
+    """A consumer subscribed to the topic once Kafka knows it, retrying until then.
+
+    Subscribing only once the topic's partitions are known (it may be made after the consumer starts: on
+    Kubernetes, by the topic operator) makes the first join of the group assign them, instead of an empty
+    first assignment that waits for a metadata refresh to rejoin. Each attempt is a turn of the loop for
+    the liveness probe.
+    """
+    delay = 0.2
+    consumer: KafkaConsumer | None = None
     while not stop.is_set():
         heartbeat.beat()
         try:
-            return KafkaConsumer(
-                settings.kafka_topic,
-                bootstrap_servers=settings.kafka_brokers,
-                group_id=settings.kafka_group,
-                client_id="black-friday-consumer",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                max_poll_records=settings.batch_max,
-                session_timeout_ms=settings.session_timeout_ms,
-                heartbeat_interval_ms=max(settings.session_timeout_ms // 4, 500),
-                reconnect_backoff_max_ms=1000,  # back within a second of a broker's return
-            )
+            if consumer is None:
+                consumer = KafkaConsumer(
+                    bootstrap_servers=settings.kafka_brokers,
+                    group_id=settings.kafka_group,
+                    client_id="black-friday-consumer",
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    max_poll_records=settings.batch_max,
+                    session_timeout_ms=settings.session_timeout_ms,
+                    heartbeat_interval_ms=max(settings.session_timeout_ms // 4, 500),
+                    reconnect_backoff_max_ms=1000,  # back within a second of a broker's return
+                )
+            if consumer.partitions_for_topic(settings.kafka_topic):
+                consumer.subscribe([settings.kafka_topic])
+                consumer.topics()  # a refresh with the subscription in place: the first join sees the partitions
+                return consumer
+            log.warning("the topic does not exist yet, waiting", extra={"topic": settings.kafka_topic})
         except KafkaError as exc:
             log.warning("Kafka not reachable yet, retrying", extra={"error": str(exc), "retry_in": delay})
-            stop.wait(delay)
-            delay = min(delay * 2, 5.0)
+        stop.wait(delay)
+        delay = min(delay * 2, 5.0)
+    if consumer is not None:
+        consumer.close(autocommit=False)
     return None
 
 
