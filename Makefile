@@ -7,7 +7,7 @@ PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster scripts/be
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
 
 .PHONY: help setup demo up down status snapshot report chaos bench test generate lint format lock clean \
-	cluster-up cluster-down cluster-status
+	cluster-up cluster-down cluster-status cluster-report cluster-load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -50,6 +50,13 @@ cluster-down: ## stop the local Kubernetes: its processes, network namespace, ro
 
 cluster-status: ## show what the local Kubernetes runs and what is dead
 	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
+
+cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
+	@scripts/setup python kafka helm registry k8s
+	@$(PY) -m cluster load
+
+cluster-report: ## make report for a release on the local Kubernetes (RELEASE=bf NAMESPACE=black-friday)
+	@$(PY) -m cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)
 
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python

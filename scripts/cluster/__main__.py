@@ -1,14 +1,17 @@
-"""python -m cluster {up,down,status}: the local one-node Kubernetes behind `make cluster-up`,
-`make cluster-down` and `make cluster-status`."""
+"""python -m cluster {up,down,status,report,load}: the local one-node Kubernetes behind `make cluster-up`,
+`make cluster-down`, `make cluster-status`, `make cluster-report` and `make cluster-load`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
+from cluster import release
 from cluster.cluster import Cluster, ClusterInfo, Status
 from cluster.config import NETNS, ClusterError
 from localstack.process import NotReady
@@ -74,6 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("up", help="start the local cluster (or say it runs)")
     sub.add_parser("down", help="stop everything `up` started and remove its network set-up")
     sub.add_parser("status", help="show what runs and what is dead")
+    report = sub.add_parser("report", help="print a release's dashboard figures as JSON, read from its Valkey")
+    report.add_argument("--release", default="bf", help="the helm release (default bf)")
+    report.add_argument("-n", "--namespace", default="black-friday", help="its namespace (default black-friday)")
+    load = sub.add_parser("load", help="the HPA experiment: Locust against a release's api, replicas and CPU to docs/")
+    load.add_argument("--users", type=int, default=100, help="Locust users (default 100)")
+    load.add_argument("--spawn-rate", type=float, default=20, help="users started per second (default 20)")
+    load.add_argument("--seconds", type=int, default=150, help="how long Locust runs (default 150)")
+    load.add_argument("--cooldown", type=int, default=150, help="at most this long for the scale-down (default 150)")
+    load.add_argument("--interval", type=float, default=5, help="seconds between samples (default 5)")
+    load.add_argument("--out", type=Path, default=Path("docs/cluster-load"), help="CSV and PNG path without suffix")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
@@ -91,6 +104,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"stopped: {', '.join(stopped)} ({time.monotonic() - started:.0f}s)")
             else:
                 print("nothing was running")
+        elif args.command == "load":
+            from cluster import load as experiment
+
+            outcome = experiment.run(
+                users=args.users,
+                spawn_rate=args.spawn_rate,
+                seconds=args.seconds,
+                cooldown=args.cooldown,
+                interval=args.interval,
+                out=args.out,
+                say=say,
+            )
+            return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
+        elif args.command == "report":
+            if not cluster.running():
+                raise ClusterError("the local cluster is not running: make cluster-up")
+            with cluster.api() as api:
+                print(json.dumps(release.report(api, args.namespace, args.release), ensure_ascii=False))
         else:
             return show_status(cluster.status())
     except (ClusterError, NotReady) as exc:

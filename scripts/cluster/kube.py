@@ -31,6 +31,8 @@ PLURALS = {
     "RoleBinding": "rolebindings",
     "APIService": "apiservices",
     "StorageClass": "storageclasses",
+    "ResourceQuota": "resourcequotas",
+    "CustomResourceDefinition": "customresourcedefinitions",
 }
 #: What a failing call raises when the apiserver is down or unreachable.
 UNREACHABLE = (ApiException, HTTPError, OSError)

@@ -193,10 +193,37 @@ def test_a_bad_external_bootstrap_is_refused_at_render() -> None:
 
 def test_the_dead_letter_topic_is_made_and_given_to_the_consumer() -> None:
     rendered = render(environment="dev")
-    topic = rendered.get("KafkaTopic", "sales-topic-dlq")
+    topic = rendered.get("KafkaTopic", "bf-sales-topic-dlq")
     assert topic["spec"]["topicName"] == "sales-topic-dlq"
     consumer = env_of(dict(rendered.containers())["bf-consumer/consumer"])
     assert consumer["KAFKA_DLQ_TOPIC"] == "sales-topic-dlq"
     other = render("--set", "global.kafka.topic=ventas", "--set", "global.kafka.deadLetterTopic=ventas-malas")
     assert env_of(dict(other.containers())["bf-consumer/consumer"])["KAFKA_DLQ_TOPIC"] == "ventas-malas"
-    assert other.get("KafkaTopic", "ventas-malas")
+    assert other.get("KafkaTopic", "bf-ventas-malas")
+
+
+def test_kafka_objects_are_named_after_their_cluster_so_releases_can_share_a_namespace() -> None:
+    """Two releases with values/dev.yaml put their Kafka in the namespace "kafka": their node pools and
+    topics must not have the same names there (the API server and helm refused the second release)."""
+    rendered = render("--set", "global.kafka.topic=Ventas_2026", "--set", "global.kafka.clusterName=tienda")
+    assert {p["metadata"]["name"] for p in rendered.of_kind("KafkaNodePool")} == {"tienda-dual-role"}
+    topics = {t["metadata"]["name"]: t["spec"]["topicName"] for t in rendered.of_kind("KafkaTopic")}
+    # a Kafka topic name may hold "_" and capitals, a Kubernetes name may not
+    assert topics == {"tienda-ventas-2026": "Ventas_2026", "tienda-ventas-2026-dlq": "Ventas_2026-dlq"}
+    for obj in rendered.of_kind("KafkaNodePool") + rendered.of_kind("KafkaTopic"):
+        assert obj["metadata"]["labels"]["strimzi.io/cluster"] == "tienda"
+
+
+def test_the_bridge_starts_once_a_writer_is_ready() -> None:
+    """An init container waits until the writers' Service accepts a connection, so that the bridge's gRPC
+    channel does not look up the writers' headless Service before it has an address (see _deployment.tpl)."""
+    rendered = render(environment="dev")
+    spec = rendered.get("Deployment", "bf-bridge")["spec"]["template"]["spec"]
+    [init] = spec["initContainers"]
+    assert init["command"][:2] == ["python", "-c"]
+    assert init["command"][3:] == ["bf-writer:50051"]
+    assert init["image"] == spec["containers"][0]["image"]
+    assert set(init["resources"]) == {"requests", "limits"}
+    for name in ("bf-api", "bf-writer", "bf-consumer"):
+        assert "initContainers" not in rendered.get("Deployment", name)["spec"]["template"]["spec"]
+    assert "at '/waitFor/0': value must be one of" in render_error("--set", "bridge.waitFor[0]=grafana")

@@ -264,7 +264,7 @@ def test_services_are_wired_to_each_other_by_release_names() -> None:
     assert services["bf-valkey-primary"]["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "bf-valkey-0"
     kafka = rendered.get("Kafka", "bf")
     assert kafka["metadata"]["namespace"] == "kafka"
-    assert rendered.get("KafkaTopic", "sales-topic")["metadata"]["labels"]["strimzi.io/cluster"] == "bf"
+    assert rendered.get("KafkaTopic", "bf-sales-topic")["metadata"]["labels"]["strimzi.io/cluster"] == "bf"
 
 
 def test_kafka_in_the_release_namespace_by_default() -> None:
@@ -392,14 +392,14 @@ def test_ingress_routes_purchase_to_the_api() -> None:
 def test_prod_runs_three_kafka_nodes_on_persistent_storage() -> None:
     rendered = render(environment="prod")
     pools = {p["metadata"]["name"]: p["spec"] for p in rendered.of_kind("KafkaNodePool")}
-    assert pools["controllers"]["roles"] == ["controller"]
-    assert pools["controllers"]["replicas"] == 3
-    assert pools["brokers"]["roles"] == ["broker"]
-    assert pools["brokers"]["replicas"] == 3
+    assert pools["bf-controllers"]["roles"] == ["controller"]
+    assert pools["bf-controllers"]["replicas"] == 3
+    assert pools["bf-brokers"]["roles"] == ["broker"]
+    assert pools["bf-brokers"]["replicas"] == 3
     assert all(p["storage"]["type"] == "persistent-claim" for p in pools.values())
     kafka = rendered.get("Kafka", "bf")["spec"]["kafka"]
     assert kafka["config"]["min.insync.replicas"] == 2
-    assert rendered.get("KafkaTopic", "sales-topic")["spec"]["replicas"] == 3
+    assert rendered.get("KafkaTopic", "bf-sales-topic")["spec"]["replicas"] == 3
     dev = render(environment="dev")
     [pool] = dev.of_kind("KafkaNodePool")
     assert pool["spec"]["roles"] == ["controller", "broker"]

@@ -155,6 +155,12 @@ SERVICE: Final = {
     "readinessProbe": ANY_OBJECT,
     "startupProbe": ANY_OBJECT,
     "lifecycle": ANY_OBJECT,
+    "waitFor": {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": ["api", "bridge", "writer", "valkey"]},
+        "description": "components whose Service must accept a connection (a ready pod) before this one starts",
+    },
     **SERVICE_COMMON,
 }
 

@@ -26,6 +26,15 @@ grafana:
   http: {port: 3000, appProtocol: http}
 {{- end -}}
 
+{{/* The port a component is reached on (what bf.service.waitFor connects to): (include "bf.mainPort" "writer") */}}
+{{- define "bf.mainPort" -}}
+{{- $names := dict "api" "http" "bridge" "http" "writer" "grpc" "valkey" "valkey" -}}
+{{- if not (hasKey $names .) -}}
+{{- fail (printf "bf.mainPort: no main port for %q" .) -}}
+{{- end -}}
+{{- include "bf.port" (list . (index $names .)) -}}
+{{- end -}}
+
 {{/* The ports of one component: (include "bf.componentPorts" "writer" | fromYaml) */}}
 {{- define "bf.componentPorts" -}}
 {{- $ports := index (include "bf.ports" . | fromYaml) . -}}

@@ -38,6 +38,10 @@ spec:
       securityContext:
         {{- include "bf.podSecurityContext" $ctx | nindent 8 }}
       terminationGracePeriodSeconds: {{ $values.terminationGracePeriodSeconds }}
+      {{- with $values.waitFor }}
+      initContainers:
+        {{- include "bf.service.waitFor" (dict "ctx" $ctx "components" .) | nindent 8 }}
+      {{- end }}
       containers:
         - name: {{ $ctx.Chart.Name }}
           image: {{ include "bf.image" (dict "image" $values.image "ctx" $ctx) | quote }}
@@ -118,4 +122,46 @@ unless the values name another service ("" is the whole server: liveness).
 {{- $_ := set $probe "grpc" $grpc -}}
 {{- end -}}
 {{- toYaml $probe -}}
+{{- end -}}
+
+{{/*
+An init container that waits until the ClusterIP Service of each component in waitFor accepts a TCP
+connection, i.e. until one of its pods is ready (kube-proxy forwards only to ready pods). The bridge waits
+for a writer: its gRPC channel resolves the writers' headless Service, which has no address before a writer
+is ready; a lookup then gets NXDOMAIN, which CoreDNS caches (30 s), and gRPC's resolver backs off, so on a
+fresh install the bridge (and the api, whose readiness follows it) stayed unready ~50 s after the writer was
+ready, and their HPAs read <unknown> meanwhile.
+*/}}
+{{- define "bf.service.waitFor" -}}
+{{- $ctx := .ctx -}}
+{{- $values := $ctx.Values -}}
+- name: wait-for
+  image: {{ include "bf.image" (dict "image" $values.image "ctx" $ctx) | quote }}
+  imagePullPolicy: {{ $values.image.pullPolicy }}
+  command:
+    - python
+    - -c
+    - |
+      import socket, sys, time
+      for target in sys.argv[1:]:
+          host, port = target.rsplit(":", 1)
+          said = False
+          while True:
+              try:
+                  socket.create_connection((host, int(port)), timeout=2).close()
+                  break
+              except OSError as exc:
+                  if not said:
+                      print(f"waiting for {target} (a ready pod behind it): {exc}", flush=True)
+                      said = True
+                  time.sleep(1)
+          print(f"{target} accepts connections", flush=True)
+    {{- range .components }}
+    - {{ printf "%s:%s" (include "bf.componentName" (dict "ctx" $ctx "component" .)) (include "bf.mainPort" .) }}
+    {{- end }}
+  resources:
+    requests: {cpu: 10m, memory: 16Mi}
+    limits: {cpu: 100m, memory: 64Mi}
+  securityContext:
+    {{- include "bf.containerSecurityContext" $ctx | nindent 4 }}
 {{- end -}}

@@ -38,16 +38,25 @@ live claim of this release cannot become what the values ask. (lookup answers on
 {{- $size := $live.spec.resources.requests.storage | toString -}}
 {{- $wanted := .Values.persistence.size | toString -}}
 {{- $className := $live.spec.storageClassName | default "" -}}
-{{- if ne $size $wanted -}}
+{{- $liveBytes := include "bf.quantityBytes" $size | float64 -}}
+{{- $wantedBytes := include "bf.quantityBytes" $wanted | float64 -}}
+{{- if ne $liveBytes $wantedBytes -}}
 {{- $class := lookup "storage.k8s.io/v1" "StorageClass" "" $className -}}
-{{- $grows := and $class $class.allowVolumeExpansion -}}
-{{- $how := ternary (printf "resize the claim %s with its StorageClass %q (it allows expansion), by a larger size only" (include "bf.fullname" .) $className) (printf "its StorageClass %q does not allow expansion: keep the size, or uninstall, delete the PVC %s (the dashboards' state goes with it) and install again" $className (include "bf.fullname" .)) $grows -}}
+{{- /* allowVolumeExpansion is absent (nil) on most classes: compare its text, so the result is a bool */ -}}
+{{- $grows := false -}}
+{{- if $class -}}
+{{- $grows = eq (toString (index $class "allowVolumeExpansion")) "true" -}}
+{{- end -}}
+{{- $undo := printf "uninstall (helm deletes the claim %s, and Grafana's state with it; the dashboards are provisioned again) and install again" (include "bf.fullname" .) -}}
+{{- if lt $wantedBytes $liveBytes -}}
+{{- fail (printf "\n\ngrafana.persistence.size: the Grafana volume was created with %s and a claim cannot shrink to %s.\nKeep --set grafana.persistence.size=%s, or %s." $size $wanted $size $undo) -}}
+{{- end -}}
 {{- if not $grows -}}
-{{- fail (printf "\n\ngrafana.persistence.size: the Grafana volume was created with %s and cannot become %s: %s.\nKeep --set grafana.persistence.size=%s." $size $wanted $how $size) -}}
+{{- fail (printf "\n\ngrafana.persistence.size: the Grafana volume was created with %s and cannot become %s: its StorageClass %q does not allow volume expansion.\nKeep --set grafana.persistence.size=%s, or %s." $size $wanted $className $size $undo) -}}
 {{- end -}}
 {{- end -}}
 {{- if and .Values.persistence.storageClass (ne $className .Values.persistence.storageClass) -}}
-{{- fail (printf "\n\ngrafana.persistence.storageClass: the Grafana volume uses the StorageClass %q and a claim cannot change class (you asked for %q). Keep it, or uninstall, delete the PVC %s and install again." $className .Values.persistence.storageClass (include "bf.fullname" .)) -}}
+{{- fail (printf "\n\ngrafana.persistence.storageClass: the Grafana volume uses the StorageClass %q and a claim cannot change class (you asked for %q). Keep it, or uninstall (helm deletes the claim %s with Grafana's state) and install again." $className .Values.persistence.storageClass (include "bf.fullname" .)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

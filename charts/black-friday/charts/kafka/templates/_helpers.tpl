@@ -1,3 +1,17 @@
+{{/*
+The names of the node pools and topics in the Kafka namespace start with the cluster's name: several
+releases may share one Kafka namespace (values/dev.yaml and values/prod.yaml both use "kafka"), and two
+KafkaTopics "sales-topic" or two pools "dual-role" there would collide. Kafka topic names may hold
+characters a Kubernetes name may not ("_", capitals): the Kafka name itself is spec.topicName.
+*/}}
+{{- define "kafka.objectName" -}}
+{{- printf "%s-%s" (include "bf.kafka.clusterName" .ctx) (.name | lower | replace "_" "-") | trunc 253 | trimSuffix "-" | trimSuffix "." -}}
+{{- end -}}
+
+{{- define "kafka.poolName" -}}
+{{- include "kafka.objectName" (dict "ctx" .ctx "name" .pool) -}}
+{{- end -}}
+
 {{- define "kafka.brokers" -}}
 {{- $brokers := 0 -}}
 {{- range .Values.nodePools -}}
@@ -47,6 +61,19 @@ The checks of Strimzi mode, at render time, so that a bad install stops before a
 {{- if and $live (ne $namespace .Release.Namespace) (not (lookup "v1" "Namespace" "" $namespace)) -}}
 {{- fail (printf "\n\nglobal.kafka.namespace is %q, but the cluster has no namespace %q for the Kafka resources: create it with the Strimzi operator there (see the README: helm install strimzi ... --namespace %s --create-namespace), or with kubectl create namespace %s; or leave global.kafka.namespace empty to put Kafka in the release's namespace." $namespace $namespace $namespace $namespace) -}}
 {{- end -}}
+{{- /* Another release's Kafka (or one not made by helm) of the same name in that namespace: helm would refuse
+       it as "invalid ownership metadata"; say which value to change. */ -}}
+{{- $name := include "bf.kafka.clusterName" . -}}
+{{- $other := lookup "kafka.strimzi.io/v1" "Kafka" $namespace $name -}}
+{{- if $other -}}
+{{- $annotations := $other.metadata.annotations | default dict -}}
+{{- $ownerName := index $annotations "meta.helm.sh/release-name" | default "" -}}
+{{- $ownerNamespace := index $annotations "meta.helm.sh/release-namespace" | default "" -}}
+{{- if or (ne $ownerName .Release.Name) (ne $ownerNamespace .Release.Namespace) -}}
+{{- $owner := ternary (printf "the release %q of namespace %q" $ownerName $ownerNamespace) "not a helm release" (ne $ownerName "") -}}
+{{- fail (printf "\n\nglobal.kafka.clusterName: the namespace %q already has a Kafka cluster %q, of %s. Give this release's Kafka another name (--set global.kafka.clusterName=%s-%s), or put it in another namespace (global.kafka.namespace)." $namespace $name $owner $name .Release.Namespace) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "kafka.config" -}}
@@ -70,7 +97,7 @@ The checks of Strimzi mode, at render time, so that a bad install stops before a
 apiVersion: kafka.strimzi.io/v1
 kind: KafkaTopic
 metadata:
-  name: {{ .name }}
+  name: {{ include "kafka.objectName" (dict "ctx" $ctx "name" .name) }}
   namespace: {{ include "bf.kafka.namespace" $ctx }}
   labels:
     {{- include "bf.labels" $ctx | nindent 4 }}

@@ -24,7 +24,7 @@ release asks for other volumes than the values do. (lookup answers only against 
 {{- $size := $claim.spec.resources.requests.storage -}}
 {{- $class := $claim.spec.storageClassName | default "" -}}
 {{- $values := $.Values.persistence -}}
-{{- if ne (toString $size) (toString $values.size) -}}
+{{- if ne (include "bf.quantityBytes" $size | float64) (include "bf.quantityBytes" $values.size | float64) -}}
 {{- fail (printf "\n\nvalkey.persistence.size: the Valkey volumes were created with %s and a StatefulSet's volume size cannot change (you asked for %s).\nKeep --set valkey.persistence.size=%s, or grow the volumes yourself: resize each PVC data-%s-N (kubectl patch pvc ... if the StorageClass allows expansion), then kubectl delete statefulset %s --cascade=orphan, then upgrade with the new size." $size $values.size $size (include "bf.fullname" $) (include "bf.fullname" $)) -}}
 {{- end -}}
 {{- if and $values.storageClass (ne $class $values.storageClass) -}}
