@@ -228,6 +228,9 @@ class Cluster:
             log=self.layout.logs / f"{component.name}.log",
             env=env,
             marker=component.marker,
+            # The cluster is stopped by `down` (mounts, network namespace, containers), never by a signal
+            # from the test run that started it: a killed run leaves it for `make cluster-down`.
+            die_with_parent=False,
         )
         procs.append(proc)
         self._save(procs)
