@@ -2,6 +2,8 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
+# make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so two share the 2 cores well.
+TEST_WORKERS ?= 2
 PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster scripts/bench charts/black-friday/hack tests
 # The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
 export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
@@ -65,7 +67,7 @@ report: ## print the dashboard's figures as JSON
 test: ## set up what is missing, check style and types, run every test suite
 	@scripts/setup all
 	@$(MAKE) --no-print-directory lint
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
 	@scripts/setup python

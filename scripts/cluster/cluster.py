@@ -136,19 +136,19 @@ class Cluster:
         self.layout.state_file.write_text(json.dumps(state, indent=2))
 
     def procs(self) -> list[Proc]:
-        return [
-            Proc(name=p["name"], pid=int(p["pid"]), log=Path(p["log"]), marker=p["marker"])
-            for p in self.state().get("procs", [])
-        ]
+        return _recorded(self.state())
 
     def info(self) -> ClusterInfo | None:
         data = self.state().get("info")
         return ClusterInfo.from_json(data) if isinstance(data, dict) else None
 
     def _ours(self) -> bool:
-        """The namespace (if any) was made by this clone."""
+        """The namespace (if any) was made by this clone, or by a clone whose cluster no longer runs (a run
+        killed before its clean-up leaves the namespace behind; its processes died with it)."""
         owner = netns.owner()
-        return owner is None or owner == str(self.layout.state)
+        if owner is None or owner == str(self.layout.state):
+            return True
+        return not _any_alive(Path(owner) / self.layout.state_file.name)
 
     def api(self) -> client.ApiClient:
         """A kubernetes ApiClient with the admin identity (close it, or use it in a with block)."""
@@ -206,7 +206,9 @@ class Cluster:
             return info, True
         self.check_prerequisites()
         if self.procs() or netns.exists():
-            self.say("cleaning up what a previous run left")
+            owner = netns.owner()
+            left_by = "" if owner in (None, str(self.layout.state)) else f" (by {owner}, whose cluster no longer runs)"
+            self.say(f"cleaning up what a previous run left{left_by}")
             self.down()
         started = time.monotonic()
         procs: list[Proc] = []
@@ -402,6 +404,21 @@ class Cluster:
             info=self.info(),
             problems=problems,
         )
+
+
+def _recorded(state: dict[str, Any]) -> list[Proc]:
+    return [
+        Proc(name=p["name"], pid=int(p["pid"]), log=Path(p["log"]), marker=p["marker"]) for p in state.get("procs", [])
+    ]
+
+
+def _any_alive(state_file: Path) -> bool:
+    """Whether any process recorded in a cluster's state file still runs (a missing file: none)."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and any(p.alive() for p in _recorded(state))
 
 
 def _http_ok(url: str) -> bool:

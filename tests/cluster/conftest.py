@@ -16,12 +16,15 @@ from kubernetes import client
 
 from cluster import Cluster, ClusterError, ClusterInfo
 
-pytestmark = pytest.mark.cluster
 
-
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
-    not idle beside the suites that follow)."""
+    not idle beside the suites that follow). Under pytest-xdist, every cluster test runs on one worker, in
+    this order (there is one cluster)."""
+    for item in items:
+        if item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("cluster"))
     teardown = [item for item in items if item.get_closest_marker("cluster_teardown")]
     rest = [item for item in items if not item.get_closest_marker("cluster_teardown")]
     users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster")]

@@ -4,7 +4,9 @@ from the host's network; `down` leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,11 +19,12 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from cluster import Cluster, ClusterInfo, MissingPrerequisite, ns_run
+from cluster import Cluster, ClusterError, ClusterInfo, MissingPrerequisite, ns_run
 from cluster import host as cluster_host
 from cluster import netns as cluster_netns
 from cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
 from cluster.kube import apply, deployment_ready, node_ready
+from localstack.process import wait_for
 from tests.cluster.conftest import Session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -342,6 +345,29 @@ def test_a_missing_binary_is_a_one_line_reason(tmp_path: Path) -> None:
     layout = Layout(state=tmp_path / "state", bin=tmp_path / "bin", cache=tmp_path)
     with pytest.raises(MissingPrerequisite, match=r"^etcd binary missing in .*: run scripts/setup k8s$"):
         Cluster(layout=layout).check_prerequisites()
+
+
+def test_a_namespace_left_by_a_dead_clones_cluster_is_taken_over_and_a_live_ones_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "other-clone"
+    other.mkdir()
+    monkeypatch.setattr(cluster_netns, "owner", lambda: str(other))
+    mine = Cluster(layout=Layout(state=tmp_path / "mine", bin=tmp_path / "bin", cache=tmp_path))
+    sleeper = subprocess.Popen(["sleep", "600"])
+    cmdline = Path(f"/proc/{sleeper.pid}/cmdline")
+    assert wait_for(lambda: cmdline.read_bytes().startswith(b"sleep\0"), 10), "sleep did not start"
+    try:
+        recorded = {"name": "etcd", "pid": sleeper.pid, "log": str(other / "etcd.log"), "marker": "sleep 600"}
+        (other / "state.json").write_text(json.dumps({"procs": [recorded]}))
+        with pytest.raises(ClusterError, match=r"belongs to another clone's cluster \(.*other-clone\)"):
+            mine.up()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # the other clone's processes are gone (its run was killed): past the ownership check, on to the binaries
+    with pytest.raises(MissingPrerequisite, match=r"^etcd binary missing"):
+        mine.up()
 
 
 def test_metrics_server_serves_pod_metrics(api: client.ApiClient, cluster: ClusterInfo) -> None:
