@@ -26,13 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--seconds", type=float, help="length of each load row (default 10; --quick 2)")
     parser.add_argument("--results", type=Path, default=ROOT / "out" / "bench", help="where CSV, PNG and logs go")
-    parser.add_argument("--write-docs", action="store_true", help="write docs/performance.md and docs/scaling.md")
+    parser.add_argument("--write-docs", action="store_true", help="write performance.md and scaling.md (see --docs)")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where --write-docs writes (default docs/)")
     args = parser.parse_args(argv)
     options = Options()
     if args.quick:
         options = Options(
             seconds=2,
-            levels=(16,),
+            levels=(16, 64),  # 64: the level the targets, the analysis and the CPU plot read
             drain_sales=3000,
             flash_seconds=10,
             flash_users=10,
@@ -83,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for raw in sorted(profiles.glob("api-*.txt")):
             profile[raw.stem] = sections.flat_profile(raw)
     print(report.table(rows))
+    if any(row.stages for row in rows):
+        print()
+        print(report.stages_table(rows))
     report.write_csv(rows, results / "results.csv")
     report.plot_ingest(rows, results / "ingest.png")
     report.plot_cpu(rows, results / "cpu.png")
@@ -94,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, layers in profile.items():
         print(f"{name}: " + ", ".join(f"{layer} {share:.0f}%" for layer, share in layers[:6]))
     if args.write_docs:
-        for path in docs.write(rows, profile, elapsed, results):
-            print(f"wrote {path.relative_to(ROOT)}")
+        for path in docs.write(rows, profile, elapsed, results, args.docs):
+            print(f"wrote {path}")
     return 0
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bench import report
 from bench.sections import Row, peak_memory
-from localstack.paths import ROOT
 
 IMAGES = ("ingest.png", "cpu.png", "drain.png")
 #: CPU limit (cores) of each service's pod in values/prod.yaml's spirit: what one replica may use.
@@ -98,6 +97,59 @@ def targets(rows: Sequence[Row]) -> tuple[list[str], dict[str, float]]:
     return lines, numbers
 
 
+def analysis(rows: Sequence[Row], profile: dict[str, list[tuple[str, float]]]) -> list[str]:
+    """Where the time goes, in words, from the run's own numbers: what fills the cores, what the sales wait
+    for, and what stands between this run and the targets."""
+    lines: list[str] = []
+    cores = os.cpu_count() or 1
+    for server in ("hypercorn", "granian"):
+        row = _find(rows, f"ingest ({server})", "64 connections")
+        bare = _find(rows, f"baseline (a) bare {server}", "64 connections")
+        if row is None or not row.sales_per_s:
+            continue
+        busy = sum(v for k, v in row.cpu.items() if k != "wrk")
+        per_sale = {k: 10 * v / row.sales_per_s for k, v in row.cpu.items() if k != "wrk"}
+        total = sum(per_sale.values())
+        top = max(per_sale, key=lambda k: per_sale[k])
+        stage = row.stages
+        lines.append(
+            f"- **{server.capitalize()}, 64 connections: {row.sales_per_s:,.0f} sales/s.** The pipeline's processes "
+            f"used {busy:.0f} % of a core between them (wrk {row.cpu.get('wrk', 0):.0f} % more), of the "
+            f"{100 * cores} % the machine has. Every sale cost {total:.2f} core-ms over all of them: the api "
+            f"{per_sale.get('api', 0):.2f}, the bridge {per_sale.get('bridge', 0):.2f}, the writer "
+            f"{per_sale.get('writer', 0):.2f}, Kafka {per_sale.get('kafka', 0):.2f}, the consumer "
+            f"{per_sale.get('consumer', 0):.2f}, Valkey {per_sale.get('valkey', 0):.2f}; the most, {top}. "
+            f"At that cost the {cores} cores could carry at most {1000 * cores / total:,.0f} sales/s with nothing "
+            "else running and no waiting."
+        )
+        if stage:
+            lines.append(
+                f"  The api sent batches of {stage.get('api_batch', 0):.0f} sales and each waited "
+                f"{stage.get('api_forward_ms', 0):.1f} ms for its round trip through the bridge and the writer to "
+                f"Kafka's acknowledgement, of which {stage.get('writer_ack_ms', 0):.1f} ms inside the writer "
+                f"(batches of {stage.get('writer_batch', 0):.0f}, acks=all); the rest is the two hops and the "
+                "queues of processes sharing the cores."
+            )
+        if bare is not None and bare.sales_per_s:
+            bare_cost = 10 * bare.cpu.get("server", 0) / bare.sales_per_s
+            lines.append(
+                f"  The bare {server.capitalize()} endpoint (baseline a) answered {bare.sales_per_s:,.0f} requests/s "
+                f"at {bare_cost:.2f} core-ms each: the HTTP server and JSON alone are "
+                f"{bare_cost / max(per_sale.get('api', 0), 1e-9):.0%} of the api's per-sale cost, and the "
+                f"api ({per_sale.get('api', 0):.2f}) and the bridge ({per_sale.get('bridge', 0):.2f}) each pay "
+                "one HTTP request per sale or per batch on top."
+            )
+    for name, layers in profile.items():
+        http = sum(share for layer, share in layers if layer.startswith(("Hypercorn", "Granian", "Starlette")))
+        sale = sum(share for layer, share in layers if layer.startswith("the sale"))
+        lines.append(
+            f"- **py-spy on the api ({name.removeprefix('api-')})**: the HTTP server and Starlette "
+            f"{http:.0f} % of the samples, the sale itself (reading, parsing, validating, its id, the answer) "
+            f"{sale:.0f} %, the rest the event loop, forwarding and metrics."
+        )
+    return lines
+
+
 def per_sale_cpu(rows: Sequence[Row]) -> dict[str, float]:
     """Core-milliseconds per sale of each process, from the ingest rows at 64 connections (both servers)."""
     costs: dict[str, list[float]] = {}
@@ -175,9 +227,10 @@ def scaling(rows: Sequence[Row]) -> str:
 
 
 def write(
-    rows: Sequence[Row], profile: dict[str, list[tuple[str, float]]], seconds: float, results: Path
+    rows: Sequence[Row], profile: dict[str, list[tuple[str, float]]], seconds: float, results: Path, folder: Path
 ) -> list[Path]:
-    images = ROOT / "docs" / "bench"
+    """performance.md, scaling.md and the plots (in bench/) into ``folder`` (the repository's docs/)."""
+    images = folder / "bench"
     images.mkdir(parents=True, exist_ok=True)
     for name in IMAGES:
         if (results / name).exists():
@@ -211,6 +264,14 @@ def write(
         lines.append(f"- **{name}**: " + "; ".join(f"{layer} {share:.0f} %" for layer, share in layers))
     lines += [
         "",
+        "## Where the time goes",
+        "",
+        *analysis(rows, profile),
+        "",
+        "What each ingest row's sales waited for, from the services' own histograms (means over the row):",
+        "",
+        report.stages_table(rows),
+        "",
         "## Every row",
         "",
         report.table(rows),
@@ -223,9 +284,9 @@ def write(
         "",
         "Scaling on paper, from these numbers: [scaling.md](scaling.md).",
     ]
-    performance = ROOT / "docs" / "performance.md"
+    performance = folder / "performance.md"
     performance.write_text("\n".join(lines) + "\n")
-    scale = ROOT / "docs" / "scaling.md"
+    scale = folder / "scaling.md"
     scale.write_text(scaling(rows))
     del numbers
     return [performance, scale]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
 from localstack.paths import MissingTool
 
 HZ: Final = os.sysconf("SC_CLK_TCK")
@@ -174,3 +177,52 @@ def run_wrk(url: str, connections: int, seconds: float, script: Path, sampler: S
         max_ms=data["max"] / 1000,
         raw=data,
     )
+
+
+#: The pipeline's own histograms that say where a sale's time goes (scraped before and after a row).
+STAGES: Final = {
+    "api_forward_ms": "bf_api_forward_seconds",
+    "api_batch": "bf_api_forward_batch_size",
+    "writer_ack_ms": "bf_writer_ack_seconds",
+    "writer_batch": "bf_writer_batch_size",
+}
+
+
+def _samples(url: str) -> list[Sample]:
+    """Every sample a /metrics endpoint serves (none if it does not answer)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - a local http:// URL
+            text = answer.read().decode()
+    except OSError:
+        return []
+    return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
+
+
+def scrape(url: str) -> dict[str, float]:
+    """The ``_sum`` and ``_count`` of every unlabelled histogram a /metrics endpoint serves."""
+    return {
+        sample.name: float(sample.value)
+        for sample in _samples(url)
+        if sample.name.endswith(("_sum", "_count")) and not sample.labels
+    }
+
+
+def counter(url: str, name: str, labels: Mapping[str, str]) -> float:
+    """One sample of a /metrics endpoint (0 if absent or if the endpoint does not answer)."""
+    for sample in _samples(url):
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+            return float(sample.value)
+    return 0.0
+
+
+def stage_means(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, float]:
+    """Mean of each stage histogram between two scrapes: milliseconds for latencies, sales for batch sizes."""
+    means = {}
+    for key, metric in STAGES.items():
+        count = after.get(f"{metric}_count", 0.0) - before.get(f"{metric}_count", 0.0)
+        total = after.get(f"{metric}_sum", 0.0) - before.get(f"{metric}_sum", 0.0)
+        if count > 0:
+            means[key] = round(total / count * (1000 if key.endswith("_ms") else 1), 2)
+    return means

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
+from bench.measure import STAGES
 from bench.sections import Row
 
 
@@ -38,12 +39,31 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def stages_table(rows: Sequence[Row]) -> str:
+    """The pipeline's own view of each ingest row: how many sales travel together and what they wait for."""
+    lines = [
+        "| section | row | sales per api batch | api -> bridge -> writer -> Kafka round trip (ms) "
+        "| sales per writer call | writer's wait for Kafka's ack (ms) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if row.stages:
+            stage = row.stages
+            lines.append(
+                f"| {row.section} | {row.name} | {stage.get('api_batch', 0):.1f} "
+                f"| {stage.get('api_forward_ms', 0):.1f} | {stage.get('writer_batch', 0):.1f} "
+                f"| {stage.get('writer_ack_ms', 0):.1f} |"
+            )
+    return "\n".join(lines)
+
+
 def write_csv(rows: Sequence[Row], path: Path) -> None:
     names = sorted({name for row in rows for name in row.cpu} | {name for row in rows for name in row.rss_mb})
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(
             ["section", "row", "sales_per_s", "p50_ms", "p95_ms", "p99_ms", "errors", "exactly_once", "note"]
+            + [f"stage_{k}" for k in STAGES]
             + [f"cpu_{n}" for n in names]
             + [f"rss_mb_{n}" for n in names]
         )
@@ -51,6 +71,7 @@ def write_csv(rows: Sequence[Row], path: Path) -> None:
             writer.writerow(
                 [row.section, row.name, f"{row.sales_per_s:.1f}", row.p50_ms, row.p95_ms, row.p99_ms, row.errors]
                 + [row.exactly_once, row.note]
+                + [row.stages.get(k, "") for k in STAGES]
                 + [row.cpu.get(n, "") for n in names]
                 + [row.rss_mb.get(n, "") for n in names]
             )

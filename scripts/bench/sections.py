@@ -15,7 +15,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from bench.measure import WRK_SCRIPT, Sampler, Usage, run_wrk
+from bench.measure import WRK_SCRIPT, Sampler, Usage, counter, run_wrk, scrape, stage_means
 from bench.rig import Rig, services, wait_counted
 from blackfriday.consumer.store import Store, StoreOptions
 from blackfriday.ids import new_sale_id, now_ms
@@ -26,6 +26,8 @@ from localstack.process import wait_for
 from localstack.services import Pipeline, http_ok
 
 SERVICES = ("api", "bridge", "writer", "consumer")
+#: The api's count of sales it answered 201 (stored) to.
+STORED_201 = {"route": "/purchase", "code": "201"}
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Row:
     #: every stored sale counted once in Valkey (None: not checked)
     exactly_once: bool | None = None
     note: str = ""
+    #: the pipeline's own view of the row: mean batch sizes and the round trips they waited for (ms)
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,13 +116,21 @@ def ingest(rig: Rig, options: Options, server: str, profile_dir: Path | None) ->
     pipeline = rig.pipeline(rig.topic(), {name: {"HTTP_SERVER": server} for name in ("api", "bridge")})
     script = wrk_script(rig.home)
     with services(pipeline, list(SERVICES)):
-        warm = run_wrk(pipeline.api_url, 16, 2, script)  # warm-up: connections, the broker's JIT, metadata
-        wait_counted(rig, warm.successes, 60)
+        # Exactly once, judged by the api's own count of 201s: wrk leaves out the requests still in flight when
+        # it stops, which the api stored and answered all the same.
+        base = rig.counted()
+
+        def acknowledged() -> int:
+            return base + int(counter(f"{pipeline.api_url}/metrics", "bf_http_requests_total", STORED_201))
+
+        run_wrk(pipeline.api_url, 16, 2, script)  # warm-up: connections, the broker's JIT, metadata
+        wait_counted(rig, acknowledged(), 60)
         for level in options.levels:
-            before = rig.counted()
             profile = None
             if profile_dir is not None and level == 64:
                 profile = _py_spy(pipeline.procs["api"].pid, options.seconds, profile_dir / f"api-{server}.txt")
+            metrics = (f"{pipeline.api_url}/metrics", pipeline.writer_metrics_url)
+            scraped = [scrape(url) for url in metrics]
             row = _load_row(
                 f"ingest ({server})",
                 f"{level} connections",
@@ -128,12 +140,32 @@ def ingest(rig: Rig, options: Options, server: str, profile_dir: Path | None) ->
                 _pids(pipeline, rig),
                 script,
             )
-            stored = int(row.note.split()[0])
-            row.exactly_once = wait_counted(rig, before + stored, 120) and rig.counted() == before + stored
+            row.stages = stage_means(
+                {k: v for found in scraped for k, v in found.items()},
+                {k: v for url in metrics for k, v in scrape(url).items()},
+            )
+            stored = _settled(acknowledged)
+            row.exactly_once = wait_counted(rig, stored, 120) and rig.counted() == stored
+            row.note += (
+                f" answered to wrk; so far the api stored {stored - base}, Valkey counted {rig.counted() - base}"
+            )
             if profile is not None:
                 profile.wait(60)
             rows.append(row)
     return rows
+
+
+def _settled(read: Callable[[], int], timeout: float = 15.0) -> int:
+    """A count once it stops moving: the requests wrk left in flight finish after it exits."""
+    last = read()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
