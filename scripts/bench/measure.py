@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import threading
@@ -64,6 +65,12 @@ def _ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have exited and been reaped."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
@@ -76,6 +83,7 @@ class Sampler:
         self.interval = interval
         self.usage = {name: Usage() for name in self.pids}
         self._start: dict[str, int] = {}
+        self._exited: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
         self.started = 0.0
@@ -86,6 +94,10 @@ class Sampler:
         self.pids[name] = pid
         self.usage[name] = Usage()
         self._start[name] = self._read(pid)
+
+    def exited(self, name: str, cpu_seconds: float) -> None:
+        """A child that exited (and was reaped) before stop(): its CPU, as the kernel accounted it."""
+        self._exited[name] = cpu_seconds
 
     def _read(self, pid: int) -> int:
         try:
@@ -113,7 +125,9 @@ class Sampler:
         self.seconds = time.monotonic() - self.started
         for name, pid in self.pids.items():
             end = self._read(pid)
-            if end:
+            if name in self._exited:
+                self.usage[name].cpu_seconds = self._exited[name]
+            elif end:
                 self.usage[name].cpu_seconds = (end - self._start.get(name, end)) / HZ
         return self.usage
 
@@ -154,6 +168,7 @@ def run_wrk(url: str, connections: int, seconds: float, script: Path, sampler: S
         str(script),
         url,
     ]
+    children = _children_cpu()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if sampler is not None:
         sampler.add("wrk", process.pid)
@@ -162,6 +177,8 @@ def run_wrk(url: str, connections: int, seconds: float, script: Path, sampler: S
     except subprocess.TimeoutExpired:
         process.kill()
         raise
+    if sampler is not None:  # wrk is reaped by now: its CPU from the kernel's account of reaped children
+        sampler.exited("wrk", _children_cpu() - children)
     line = next((line for line in out.splitlines() if line.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result (exit {process.returncode}): {out[-500:]}")

@@ -51,7 +51,8 @@ def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path)
         assert row["exactly_once"] in (None, True), f"{row['section']} / {row['name']}: a sale lost or counted twice"
     for row in (r for r in rows if r["section"].startswith("ingest")):
         assert row["errors"] == 0, row
-        assert {"api", "bridge", "writer", "consumer", "kafka", "valkey", "wrk"} <= set(row["cpu"])
+        assert {"api", "bridge", "writer", "consumer", "kafka", "valkey"} <= set(row["cpu"])
+        assert row["cpu"]["wrk"] > 0, "the load generator's own CPU"
         assert row["stages"]["api_batch"] >= 1, row["stages"]
         assert row["stages"]["writer_ack_ms"] > 0, row["stages"]
     with (results / "results.csv").open() as table:
