@@ -28,7 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=ROOT / "out" / "bench", help="where CSV, PNG and logs go")
     parser.add_argument("--write-docs", action="store_true", help="write performance.md and scaling.md (see --docs)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where --write-docs writes (default docs/)")
+    parser.add_argument(
+        "--rewrite-docs", action="store_true", help="only write the documents again from the last run's results.json"
+    )
     args = parser.parse_args(argv)
+    if args.rewrite_docs:
+        return _rewrite_docs(args.results, args.docs)
     options = Options()
     if args.quick:
         options = Options(
@@ -100,6 +105,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.write_docs:
         for path in docs.write(rows, profile, elapsed, results, args.docs):
             print(f"wrote {path}")
+    return 0
+
+
+def _rewrite_docs(results: Path, folder: Path) -> int:
+    try:
+        saved = json.loads((results / "results.json").read_text())
+    except (OSError, ValueError) as exc:
+        print(f"bench: no results to write the documents from ({exc}): run make bench first", file=sys.stderr)
+        return 1
+    rows = [Row(**row) for row in saved["rows"]]
+    profile = {name: [(layer, share) for layer, share in layers] for name, layers in saved["profile"].items()}
+    for path in docs.write(rows, profile, saved["seconds"], results, folder):
+        print(f"wrote {path}")
     return 0
 
 
