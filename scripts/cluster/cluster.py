@@ -9,10 +9,12 @@ another clone, builds and pushes nothing new).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ from cluster.config import (
     KAFKA_DEAD_LETTER_TOPIC,
     KAFKA_PORT,
     KAFKA_TOPIC,
+    LOCK_FILE,
     NETNS,
     NODE_IP,
     NODE_NAME,
@@ -109,6 +112,7 @@ class Status:
 class Cluster:
     layout: Layout = field(default_factory=Layout.default)
     say: Say = _quiet
+    _lock_depth: int = field(default=0, init=False, repr=False, compare=False)
 
     # ---- state -------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -118,22 +122,50 @@ class Cluster:
             return {}
         return loaded
 
-    def _save(self, procs: list[Proc], info: ClusterInfo | None = None) -> None:
+    def _write_state(self, state: dict[str, Any]) -> None:
+        """Replace the state file at once (a reader never sees half of it)."""
         self.layout.state.mkdir(parents=True, exist_ok=True)
-        state = {
-            "procs": [{"name": p.name, "pid": p.pid, "log": str(p.log), "marker": p.marker} for p in procs],
-            "info": info.to_json() if info else None,
-            # system directories that did not exist before `up` (removed again by `down`)
-            "created": self.state().get("created", []),
-        }
         tmp = self.layout.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(self.layout.state_file)
 
+    def _save(self, procs: list[Proc], info: ClusterInfo | None = None) -> None:
+        self._write_state(
+            {
+                "procs": [{"name": p.name, "pid": p.pid, "log": str(p.log), "marker": p.marker} for p in procs],
+                "info": info.to_json() if info else None,
+                # system directories that did not exist before `up` (removed again by `down`)
+                "created": self.state().get("created", []),
+            }
+        )
+
     def _record_created(self, created: list[str]) -> None:
-        state = {"procs": [], "info": None, **self.state(), "created": created}
-        self.layout.state.mkdir(parents=True, exist_ok=True)
-        self.layout.state_file.write_text(json.dumps(state, indent=2))
+        self._write_state({"procs": [], "info": None, **self.state(), "created": created})
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One `up` or `down` at a time on this host, whichever clone runs it: the namespace, the routes and
+        the kubelet's cgroups are shared by name, and a cluster still starting has no live process to show
+        yet. Re-entrant (`up` calls `down`); the kernel drops the lock if its holder dies."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        with LOCK_FILE.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.say("waiting for another cluster-up or cluster-down on this machine to finish")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def procs(self) -> list[Proc]:
         return _recorded(self.state())
@@ -196,6 +228,10 @@ class Cluster:
 
     def up(self) -> tuple[ClusterInfo, bool]:
         """Start the cluster (or find it running); its info and whether it was already running."""
+        with self._exclusive():
+            return self._up()
+
+    def _up(self) -> tuple[ClusterInfo, bool]:
         if not self._ours():
             raise ClusterError(
                 f"the network namespace {NETNS} belongs to another clone's cluster ({netns.owner()}): "
@@ -341,6 +377,10 @@ class Cluster:
     def down(self) -> list[str]:
         """Stop every recorded process, the pods' processes and shims, then remove the mounts, cgroups,
         namespace, veth, routes and rules; wipe run/. What was stopped."""
+        with self._exclusive():
+            return self._down()
+
+    def _down(self) -> list[str]:
         layout = self.layout
         procs = {p.name: p for p in self.procs()}
         created = [str(d) for d in self.state().get("created", [])]

@@ -52,6 +52,8 @@ CGROUP_ROOT: Final = "bf-k8s"
 RULE_COMMENT: Final = "black-friday local cluster"
 #: Who owns the namespace: the state directory of the clone that created it.
 OWNER_FILE: Final = Path("/run/bf-k8s.owner")
+#: Held by `up` and `down` (any clone's) while they change the host.
+LOCK_FILE: Final = Path("/run/bf-k8s.lock")
 NETNS_PATH: Final = Path("/var/run/netns") / NETNS
 
 

@@ -4,10 +4,12 @@ from the host's network; `down` leaves nothing behind."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -368,6 +370,29 @@ def test_a_namespace_left_by_a_dead_clones_cluster_is_taken_over_and_a_live_ones
     # the other clone's processes are gone (its run was killed): past the ownership check, on to the binaries
     with pytest.raises(MissingPrerequisite, match=r"^etcd binary missing"):
         mine.up()
+
+
+def test_one_up_or_down_runs_at_a_time_on_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.import_module("cluster.cluster"), "LOCK_FILE", tmp_path / "bf-k8s.lock")
+    said: list[str] = []
+    first = Cluster(layout=Layout(state=tmp_path / "a", bin=tmp_path / "bin", cache=tmp_path))
+    second = Cluster(layout=Layout(state=tmp_path / "b", bin=tmp_path / "bin", cache=tmp_path), say=said.append)
+    entered: list[str] = []
+
+    def other_clone() -> None:
+        with second._exclusive():
+            entered.append("second")
+
+    with first._exclusive():
+        with first._exclusive():  # up calls down: the holder enters again
+            pass
+        waiting = threading.Thread(target=other_clone)
+        waiting.start()
+        assert wait_for(lambda: bool(said), 10), "the second never tried the lock"
+        assert said == ["waiting for another cluster-up or cluster-down on this machine to finish"]
+        assert entered == []
+    waiting.join(10)
+    assert entered == ["second"]
 
 
 def test_metrics_server_serves_pod_metrics(api: client.ApiClient, cluster: ClusterInfo) -> None:
