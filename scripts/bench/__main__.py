@@ -96,14 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.plot_ingest(rows, results / "ingest.png")
     report.plot_cpu(rows, results / "cpu.png")
     report.plot_drain(rows, results / "drain.png")
+    machine = docs.Machine.here()
     (results / "results.json").write_text(
-        json.dumps({"seconds": elapsed, "rows": [asdict(r) for r in rows], "profile": profile}, indent=1)
+        json.dumps(
+            {"seconds": elapsed, "machine": asdict(machine), "rows": [asdict(r) for r in rows], "profile": profile},
+            indent=1,
+        )
     )
     print(f"\nbench: {len(rows)} rows in {elapsed:.0f} s; CSV, JSON and plots in {results}")
     for name, layers in profile.items():
         print(f"{name}: " + ", ".join(f"{layer} {share:.0f}%" for layer, share in layers[:6]))
     if args.write_docs:
-        for path in docs.write(rows, profile, elapsed, results, args.docs):
+        for path in docs.write(rows, profile, elapsed, results, args.docs, machine):
             print(f"wrote {path}")
     return 0
 
@@ -114,9 +118,17 @@ def _rewrite_docs(results: Path, folder: Path) -> int:
     except (OSError, ValueError) as exc:
         print(f"bench: no results to write the documents from ({exc}): run make bench first", file=sys.stderr)
         return 1
-    rows = [Row(**row) for row in saved["rows"]]
-    profile = {name: [(layer, share) for layer, share in layers] for name, layers in saved["profile"].items()}
-    for path in docs.write(rows, profile, saved["seconds"], results, folder):
+    try:
+        rows = [Row(**row) for row in saved["rows"]]
+        profile = {name: [(layer, share) for layer, share in layers] for name, layers in saved["profile"].items()}
+        machine = docs.Machine(**saved["machine"])
+    except (KeyError, TypeError) as exc:
+        print(
+            f"bench: {results / 'results.json'} is from another version of the bench ({exc}): run make bench",
+            file=sys.stderr,
+        )
+        return 1
+    for path in docs.write(rows, profile, saved["seconds"], results, folder, machine):
         print(f"wrote {path}")
     return 0
 

@@ -66,7 +66,8 @@ def _ticks(pid: int) -> int:
 
 
 def _children_cpu() -> float:
-    """CPU seconds of this process's children that have exited and been reaped."""
+    """CPU seconds of this process's children that have exited and been reaped. Around a wrk run only wrk
+    is reaped (the services are reaped when their row ends), so the difference is wrk's own CPU."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -96,7 +97,8 @@ class Sampler:
         self._start[name] = self._read(pid)
 
     def exited(self, name: str, cpu_seconds: float) -> None:
-        """A child that exited (and was reaped) before stop(): its CPU, as the kernel accounted it."""
+        """A child that exited (and was reaped) before stop(): its CPU, as the kernel accounted it (replaces
+        what add() started to measure, which /proc can no longer finish)."""
         self._exited[name] = cpu_seconds
 
     def _read(self, pid: int) -> int:
@@ -206,14 +208,14 @@ STAGES: Final = {
 
 
 def _samples(url: str) -> list[Sample]:
-    """Every sample a /metrics endpoint serves (none if it does not answer)."""
+    """Every sample a /metrics endpoint serves; RuntimeError if it does not answer (a row cannot be judged)."""
     import urllib.request
 
     try:
         with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - a local http:// URL
             text = answer.read().decode()
-    except OSError:
-        return []
+    except OSError as exc:
+        raise RuntimeError(f"{url} did not answer: {exc}") from None
     return [sample for family in text_string_to_metric_families(text) for sample in family.samples]
 
 
@@ -227,7 +229,7 @@ def scrape(url: str) -> dict[str, float]:
 
 
 def counter(url: str, name: str, labels: Mapping[str, str]) -> float:
-    """One sample of a /metrics endpoint (0 if absent or if the endpoint does not answer)."""
+    """One sample of a /metrics endpoint (0 while the service has not counted any)."""
     for sample in _samples(url):
         if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
             return float(sample.value)

@@ -123,6 +123,9 @@ def ingest(rig: Rig, options: Options, server: str, profile_dir: Path | None) ->
         def acknowledged() -> int:
             return base + int(counter(f"{pipeline.api_url}/metrics", "bf_http_requests_total", STORED_201))
 
+        def idle() -> bool:
+            return counter(f"{pipeline.api_url}/metrics", "bf_api_sales_in_flight", {}) == 0
+
         run_wrk(pipeline.api_url, 16, 2, script)  # warm-up: connections, the broker's JIT, metadata
         wait_counted(rig, acknowledged(), 60)
         for level in options.levels:
@@ -144,6 +147,9 @@ def ingest(rig: Rig, options: Options, server: str, profile_dir: Path | None) ->
                 {k: v for found in scraped for k, v in found.items()},
                 {k: v for url in metrics for k, v in scrape(url).items()},
             )
+            # the sales still in the api when wrk stopped: forwarded and answered (or not) before counting
+            if not wait_for(idle, 30):
+                raise RuntimeError("the api still had sales in flight 30 s after the load stopped")
             stored = _settled(acknowledged)
             row.exactly_once = wait_counted(rig, stored, 120) and rig.counted() == stored
             row.note += (
@@ -156,7 +162,7 @@ def ingest(rig: Rig, options: Options, server: str, profile_dir: Path | None) ->
 
 
 def _settled(read: Callable[[], int], timeout: float = 15.0) -> int:
-    """A count once it stops moving: the requests wrk left in flight finish after it exits."""
+    """A count once it stops moving (with no sale in flight, only the last answers are still being written)."""
     last = read()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

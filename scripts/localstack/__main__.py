@@ -13,7 +13,6 @@ from pathlib import Path
 from blackfriday.valkeyconn import connect
 from localstack.chaos import run as chaos_run
 from localstack.chaos import summary as chaos_summary
-from localstack.chaos import table as chaos_table
 from localstack.chaos import write_doc
 from localstack.demo import run_demo
 from localstack.paths import ROOT, MissingTool
@@ -94,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             text = chaos_summary(results, time.monotonic() - started, timings["rate"])
             print(text)
             if args.write_doc:
-                write_doc(ROOT / "docs" / "reliability.md", chaos_table(results))
-                print("wrote the table into docs/reliability.md")
+                write_doc(ROOT / "docs" / "reliability.md", text)
+                print("wrote the table and its totals into docs/reliability.md")
             return code
         elif args.command == "demo":
             print(f"demo: starting a fresh local stack, then {args.users} Locust users for {args.seconds}s ...")

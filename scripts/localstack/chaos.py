@@ -349,4 +349,4 @@ def summary(results: Sequence[Result], seconds: float, rate: float) -> str:
     sent = sum(r.sent for r in results)
     bad = [r.fault.name for r in results if not r.ok]
     verdict = "every row holds: 0 lost, 0 double-counted" if not bad else f"FAILED: {', '.join(bad)}"
-    return f"{table(results)}\n\n{sent} sales sent at {rate:g}/s over {seconds:.0f} s; {verdict}"
+    return f"{table(results)}\n\n{sent} sales sent (offered at {rate:g}/s) in a run of {seconds:.0f} s; {verdict}"

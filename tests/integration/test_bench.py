@@ -50,11 +50,15 @@ def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path)
         assert row["sales_per_s"] > 0, row
         assert row["exactly_once"] in (None, True), f"{row['section']} / {row['name']}: a sale lost or counted twice"
     for row in (r for r in rows if r["section"].startswith("ingest")):
+        assert row["exactly_once"] is True, row
         assert row["errors"] == 0, row
         assert {"api", "bridge", "writer", "consumer", "kafka", "valkey"} <= set(row["cpu"])
         assert row["cpu"]["wrk"] > 0, "the load generator's own CPU"
         assert row["stages"]["api_batch"] >= 1, row["stages"]
         assert row["stages"]["writer_ack_ms"] > 0, row["stages"]
+    drains = [r for r in rows if r["section"] == "consumer drain" and not r["name"].startswith("seed-style")]
+    assert drains
+    assert all(r["exactly_once"] is True for r in drains), drains
     with (results / "results.csv").open() as table:
         assert len(list(csv.DictReader(table))) == len(rows)
     for name in ("ingest.png", "cpu.png", "drain.png"):
