@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -17,6 +18,11 @@ from bench.sections import Options, Row
 from localstack.paths import ROOT, MissingTool
 from localstack.process import NotReady, die_with_this_process
 
+
+class OverBudget(BaseException):
+    """The run's time bound passed (a BaseException: no section's own error handling swallows it)."""
+
+
 SECTIONS = ("ingest", "baselines", "comparisons", "drain", "flash")
 
 
@@ -25,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny bounds: checks that everything runs (make test)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--seconds", type=float, help="length of each load row (default 10; --quick 2)")
+    parser.add_argument(
+        "--budget", type=float, default=600, help="stop (exit 1, nothing written) after this many seconds (600)"
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "out" / "bench", help="where CSV, PNG and logs go")
     parser.add_argument("--write-docs", action="store_true", help="write performance.md and scaling.md (see --docs)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="where --write-docs writes (default docs/)")
@@ -60,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench: {title} ...", flush=True)
         rows.extend(run())
 
+    def over_budget(signum: int, frame: object) -> None:
+        raise OverBudget
+
+    signal.signal(signal.SIGALRM, over_budget)
+    signal.setitimer(signal.ITIMER_REAL, args.budget)
     try:
         rig.start()
         profiles = results / "profiles" if options.profile else None
@@ -81,7 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MissingTool, NotReady, RuntimeError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
+    except OverBudget:
+        print(f"bench: stopped at its bound of {args.budget:.0f} s (--budget); nothing written", file=sys.stderr)
+        return 1
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         rig.stop()
     elapsed = time.monotonic() - started
     profile = {}

@@ -71,3 +71,21 @@ def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path)
     assert "| api (hypercorn) |" in (docs / "scaling.md").read_text()
     assert "| ingest (hypercorn) | 64 connections |" in done.stdout
     assert "## Where the time goes\n\n- **Hypercorn, 64 connections: " in performance
+
+
+def test_a_bench_past_its_time_bound_stops_says_so_and_leaves_nothing_running(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "ingest", "--budget", "5", "--results", str(results)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == "bench: stopped at its bound of 5 s (--budget); nothing written"
+    assert not (results / "results.json").exists()
+    left = subprocess.run(["pgrep", "-f", str(results)], capture_output=True, text=True, check=False)
+    assert left.stdout == "", f"still running: {left.stdout}"
