@@ -292,13 +292,6 @@ def outcome(samples: list[Sample], locust: LocustResult | None, load_seconds: fl
     return Outcome(samples, locust, peak, up, down, max(cpus) if cpus else None)
 
 
-def other_releases(api: client.ApiClient) -> list[str]:
-    deployments = client.AppsV1Api(api).list_deployment_for_all_namespaces(
-        label_selector="app.kubernetes.io/name=consumer,app.kubernetes.io/part-of=black-friday", _request_timeout=10
-    )
-    return [f"{d.metadata.namespace}/{d.metadata.name}" for d in deployments.items if d.metadata]
-
-
 def run(
     *,
     users: int,
@@ -332,7 +325,7 @@ def _experiment(
     out: Path,
     say: Say,
 ) -> Outcome:
-    others = other_releases(api)
+    others = release.chart_consumers(api)
     if others:
         raise ClusterError(
             f"a release of the chart already runs ({', '.join(others)}): its consumer would share the broker's "
@@ -425,17 +418,7 @@ def _experiment(
         except ApiException as exc:
             if exc.status != 404:
                 raise
-        _wait(lambda: _namespace_gone(core), 90, check=False)
-
-
-def _namespace_gone(core: client.CoreV1Api) -> bool:
-    try:
-        core.read_namespace(NAMESPACE, _request_timeout=10)
-    except ApiException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return False
+        _wait(lambda: not release.namespace_exists(core, NAMESPACE), 90, check=False)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, *, check: bool = True) -> bool:

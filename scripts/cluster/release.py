@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from cluster.config import ROOT, ClusterError, MissingPrerequisite
 from cluster.shell import in_netns, run
@@ -130,3 +131,22 @@ def post_sale(api: client.ApiClient, namespace: str, release: str, sale: Mapping
     done = run(in_netns([sys.executable, "-c", POST, url, json.dumps(dict(sale))]), f"POST {url}/purchase")
     status, body = json.loads(done.stdout)
     return int(status), body
+
+
+def chart_consumers(api: client.ApiClient) -> list[str]:
+    """The consumers (namespace/name) of every release of the chart on the cluster: another release's would
+    share the broker's consumer group and topic, and take some of the sales."""
+    deployments = client.AppsV1Api(api).list_deployment_for_all_namespaces(
+        label_selector="app.kubernetes.io/name=consumer,app.kubernetes.io/part-of=black-friday", _request_timeout=10
+    )
+    return [f"{d.metadata.namespace}/{d.metadata.name}" for d in deployments.items if d.metadata]
+
+
+def namespace_exists(core: client.CoreV1Api, name: str) -> bool:
+    try:
+        core.read_namespace(name, _request_timeout=10)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return True

@@ -222,25 +222,6 @@ class Context:
         return chart.helm(self.info.kubeconfig, *args, timeout=timeout)
 
 
-def other_consumers(api: client.ApiClient) -> list[str]:
-    """Consumers of a release of the chart already on the cluster (they would share the broker's consumer
-    group with the release under test and take some of its sales)."""
-    deployments = client.AppsV1Api(api).list_deployment_for_all_namespaces(
-        label_selector="app.kubernetes.io/name=consumer,app.kubernetes.io/part-of=black-friday", _request_timeout=10
-    )
-    return [f"{d.metadata.namespace}/{d.metadata.name}" for d in deployments.items if d.metadata]
-
-
-def namespace_exists(core: client.CoreV1Api, name: str) -> bool:
-    try:
-        core.read_namespace(name, _request_timeout=10)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return True
-
-
 def terminating(core: client.CoreV1Api, name: str) -> bool:
     try:
         found = core.read_namespace(name, _request_timeout=10)
@@ -267,11 +248,12 @@ def ctx(cluster_session: Session) -> Iterator[Context]:
         ours = (NAMESPACE, PROD_NAMESPACE, STRIMZI_NAMESPACE)
         # a previous session's namespaces may still be terminating on a reused cluster
         wait(lambda: not any(terminating(core, n) for n in ours), 120, "the previous run's namespaces deleted")
-        taken = [n for n in ours if namespace_exists(core, n)]
-        if taken or other_consumers(api):
+        taken = [n for n in ours if chart.namespace_exists(core, n)]
+        if taken or chart.chart_consumers(api):
             pytest.fail(
                 f"the cluster already has the namespaces {taken} or a release of the chart "
-                f"({other_consumers(api)}), whose consumer would share the broker's consumer group: uninstall it, "
+                f"({chart.chart_consumers(api)}), whose consumer would share the broker's consumer group: "
+                "uninstall it, "
                 "or make cluster-down for a fresh cluster"
             )
         # The README's install, in the background while the Strimzi-mode releases are checked.
@@ -347,7 +329,7 @@ def strimzi(ctx: Context) -> Context:
         return True
 
     wait(established, 60, "the Strimzi CRDs Established")
-    if not namespace_exists(client.CoreV1Api(ctx.api), KAFKA_NAMESPACE):
+    if not chart.namespace_exists(client.CoreV1Api(ctx.api), KAFKA_NAMESPACE):
         ctx.created_kafka_namespace = True
         apply(ctx.api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KAFKA_NAMESPACE}})
     return ctx

@@ -32,17 +32,22 @@ SECTIONS = {
 }
 
 
-def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path) -> None:
-    results, docs = tmp_path / "results", tmp_path / "docs"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--results", str(results), "--write-docs", "--docs", str(docs)],
+def bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m bench` as `make bench` runs it, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}"},
         capture_output=True,
         text=True,
-        timeout=840,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path) -> None:
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    done = bench("--quick", "--results", str(results), "--write-docs", "--docs", str(docs), timeout=840)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = json.loads((results / "results.json").read_text())["rows"]
     assert {row["section"] for row in rows} == SECTIONS
@@ -75,15 +80,7 @@ def test_the_quick_bench_runs_every_section_and_writes_its_files(tmp_path: Path)
 
 def test_a_bench_past_its_time_bound_stops_says_so_and_leaves_nothing_running(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", "ingest", "--budget", "5", "--results", str(results)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = bench("--quick", "--only", "ingest", "--budget", "5", "--results", str(results), timeout=120)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == "bench: stopped at its bound of 5 s (--budget); nothing written"
     assert not (results / "results.json").exists()
