@@ -23,6 +23,8 @@ MAX_PRODUCT_ID_CHARS: Final = 64
 MAX_PRICE: Final = 1_000_000
 MAX_QUANTITY: Final = 10_000
 MAX_SALE_ID_CHARS: Final = 64
+#: The gRPC message carries the acceptance time as an int64.
+MAX_ACCEPTED_AT_MS: Final = 2**63 - 1
 #: Most sales in one batch on any hop (api -> bridge request, bridge -> writer gRPC call).
 MAX_BATCH: Final = 1000
 
@@ -140,6 +142,12 @@ def _price_cents(value: object) -> int:
     if not _is_number(value):
         raise ValueError(PRICE_MESSAGE)
     assert isinstance(value, int | float)
+    # An int is compared as an int: JSON integers have no size limit, and one beyond a float's range
+    # (10**309) would make math.isfinite raise OverflowError.
+    if isinstance(value, int):
+        if not 0 < value <= MAX_PRICE:
+            raise ValueError(PRICE_MESSAGE)
+        return value * 100
     if not math.isfinite(value) or value <= 0 or value > MAX_PRICE:
         raise ValueError(PRICE_MESSAGE)
     try:
@@ -221,8 +229,10 @@ def sale_from_wire(obj: object) -> Sale:
     ):
         errors["id"] = f"must be a non-empty ASCII string of at most {MAX_SALE_ID_CHARS} characters"
     accepted = obj.get("accepted_at_ms")
-    if "accepted_at_ms" in obj and (not isinstance(accepted, int) or isinstance(accepted, bool) or accepted < 0):
-        errors["accepted_at_ms"] = "must be a non-negative integer (milliseconds since the epoch)"
+    if "accepted_at_ms" in obj and (
+        not isinstance(accepted, int) or isinstance(accepted, bool) or not 0 <= accepted <= MAX_ACCEPTED_AT_MS
+    ):
+        errors["accepted_at_ms"] = "must be an integer from 0 to 2^63-1 (milliseconds since the epoch)"
     if errors:
         raise InvalidSale(errors)
     assert isinstance(sale_id, str)

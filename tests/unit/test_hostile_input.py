@@ -37,8 +37,19 @@ GOOD: dict[str, Any] = {"categoria": 4, "producto_id": "Labial-Matte", "precio":
 # Any JSON document: odd numbers (huge, tiny, negative zero), every kind of text, nesting.
 numbers = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
+    # integers far beyond a float's range (10**308): JSON has no size limit, Python's float() overflows
+    st.integers(min_value=10**300, max_value=10**1200),
+    st.integers(min_value=10**300, max_value=10**1200).map(lambda n: -n),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([0, -0.0, 1e-320, 5e-3, 0.004999, 1e308, 10**4300 - 1, 999999.995, 1000000.005]),
+    # floats near the limits: the largest, the smallest subnormal, around the price bounds
+    st.floats(min_value=1e300, allow_infinity=False),
+    st.floats(min_value=0, max_value=1e-300, allow_subnormal=True),
+    st.sampled_from(
+        [
+            *(0, -0.0, 1e-320, 5e-324, 5e-3, 0.004999, 1e308, 1.7976931348623157e308, -1.7976931348623157e308),
+            *(10**309, -(10**309), 10**310 - 1, 10**4300 - 1, 999999.995, 1000000.005, 2**63, 2**64, -(2**63) - 1),
+        ]
+    ),
 )
 text = st.text(alphabet=st.characters(codec=None), max_size=80)
 scalars = st.one_of(st.none(), st.booleans(), numbers, text)
@@ -87,6 +98,9 @@ paths = st.one_of(
 )
 
 
+JSON = {"content-type": "application/json"}
+
+
 def is_valid_purchase(body: bytes) -> bool:
     try:
         validate_purchase(loads_strict(body))
@@ -131,6 +145,37 @@ def test_api_answers_any_body_with_json_and_forwards_only_valid_sales(
         assert forwarded == []
     for sale in forwarded:
         sale_from_wire(sale)  # only valid sales ever go downstream
+
+
+@BOUNDED
+@given(field=st.sampled_from(sorted(GOOD)), number=numbers)
+def test_api_any_json_number_in_any_field_is_taken_or_a_4xx(
+    api: tuple[TestClient, FakeBridge], field: str, number: float
+) -> None:
+    """Every field gets every kind of number: integers far beyond a float's range, the float limits."""
+    client, bridge = api
+    before = len(bridge.received)
+    response = client.post("/purchase", content=_encoded({**GOOD, field: number}), headers=JSON)
+    assert_json_not_5xx(response)
+    if response.status_code == 201:
+        assert len(bridge.received) == before + 1
+    else:
+        assert response.status_code in (413, 422), response.text
+        assert bridge.received[before:] == []
+
+
+@BOUNDED
+@given(field=st.sampled_from(sorted(SALE)), number=numbers)
+def test_bridge_any_json_number_in_any_field_is_taken_or_a_4xx(
+    bridge: tuple[TestClient, FakeWriter], field: str, number: float
+) -> None:
+    client, writer = bridge
+    before = len(writer.requests)
+    response = client.post("/forward/batch", content=_encoded({"sales": [{**SALE, field: number}]}), headers=JSON)
+    assert_json_not_5xx(response)
+    if response.status_code != 200:
+        assert response.status_code in (413, 422), response.text
+        assert writer.requests[before:] == []
 
 
 @pytest.mark.parametrize(

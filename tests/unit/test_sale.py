@@ -88,7 +88,12 @@ def test_product_id_at_the_length_limit_and_unicode_is_fine() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [0, -0.01, -5, 0.004, math.inf, -math.inf, math.nan, MAX_PRICE + 0.01, "12.5", None, True, [1]]
+    "bad",
+    [
+        *(0, -0.01, -5, 0.004, math.inf, -math.inf, math.nan, MAX_PRICE + 0.01, "12.5", None, True, [1]),
+        # integers beyond a float's range (a 310-digit price once answered 500: OverflowError), the float limits
+        *(10**309, 10**310 - 1, -(10**309), MAX_PRICE + 1, 1.7976931348623157e308, 5e-324),
+    ],
 )
 def test_non_finite_non_positive_or_mistyped_price_is_named(bad: object) -> None:
     assert set(errors_of({**GOOD, "precio": bad})) == {"precio"}
@@ -150,6 +155,9 @@ def test_wire_form_round_trips_and_carries_the_canonical_name() -> None:
         ({"accepted_at_ms": -1}, "accepted_at_ms"),
         ({"accepted_at_ms": "now"}, "accepted_at_ms"),
         ({"accepted_at_ms": True}, "accepted_at_ms"),
+        ({"accepted_at_ms": 2**63}, "accepted_at_ms"),  # beyond the gRPC message's int64
+        ({"accepted_at_ms": 10**310}, "accepted_at_ms"),
+        ({"precio": 10**310}, "precio"),
         ({"precio": 0}, "precio"),
     ],
 )
