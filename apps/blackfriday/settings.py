@@ -145,9 +145,31 @@ def keep_alive_timeout() -> Any:
     return number(
         "KEEP_ALIVE_TIMEOUT_SECONDS",
         65.0,
-        "an idle keep-alive connection, or one still sending a request's headers, is closed after this long "
-        "(keep it above a proxy's upstream keep-alive timeout: NGINX's is 60 s)",
+        "an idle keep-alive connection is closed after this long, or sooner when a new connection needs its "
+        "slot at MAX_CONNECTIONS (keep it above a proxy's upstream keep-alive timeout: NGINX's is 60 s)",
         minimum=1,
+    )
+
+
+def header_timeout() -> Any:
+    return number(
+        "HEADER_TIMEOUT_SECONDS",
+        5.0,
+        "a request's head (request line and headers) must arrive within this long of the connection's start, "
+        "or of the first byte of a next request on a keep-alive connection; otherwise 408 and closed",
+        minimum=0.1,
+        maximum=10,
+    )
+
+
+def drain_idle() -> Any:
+    return number(
+        "DRAIN_IDLE_SECONDS",
+        2.0,
+        "on SIGTERM, a connection is closed once it has been idle this long (a request that arrives before is "
+        "answered, with Connection: close); keep it below GRACEFUL_TIMEOUT_SECONDS",
+        minimum=0,
+        maximum=60,
     )
 
 
@@ -161,7 +183,8 @@ def max_connections() -> Any:
     return integer(
         "MAX_CONNECTIONS",
         1024,
-        "open client connections at most; one more is answered 503 with Retry-After and closed",
+        "open client connections at most; at the limit a new one takes the slot of the connection idle the "
+        "longest, and is answered 503 with Retry-After and closed only when every one is busy",
         minimum=1,
         maximum=1_000_000,
     )
@@ -355,10 +378,12 @@ class HttpServerSettings(FromEnv):
     listen_host: str = listen_host()
     listen_port: int = port("LISTEN_PORT", 8080, "the HTTP port")
     body_timeout_seconds: float = body_timeout()
+    header_timeout_seconds: float = header_timeout()
     keep_alive_timeout_seconds: float = keep_alive_timeout()
     max_connections: int = max_connections()
     http_server: str = http_server()
     graceful_timeout_seconds: float = graceful_timeout()
+    drain_idle_seconds: float = drain_idle()
     log_level: str = log_level()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from concurrent import futures
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -27,10 +28,12 @@ class HttpxBridge:
         headers = {"content-type": "application/json"} if body is not None else None
         try:
             response = await self._client.request(method, path, content=body, headers=headers, timeout=timeout)
+        except httpx.ConnectError as exc:
+            raise BridgeUnreachable(f"bridge unreachable: {exc}", sent=False) from exc
         except httpx.TimeoutException as exc:
-            raise BridgeTimeout(str(exc)) from exc
+            raise BridgeTimeout(str(exc), sent=not isinstance(exc, httpx.ConnectTimeout)) from exc
         except httpx.HTTPError as exc:
-            raise BridgeUnreachable(f"bridge unreachable: {exc}") from exc
+            raise BridgeUnreachable(f"bridge unreachable: {exc}", sent=True) from exc
         return Answer(response.status_code, response.content)
 
     async def post_json(self, path: str, body: bytes, timeout: float) -> Answer:
@@ -65,9 +68,16 @@ class FakeWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
         return product_sale_pb2.ProductSaleBatchResponse(results=[self._result(r) for r in request.sales])
 
 
-@contextlib.contextmanager
-def fake_writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
-    """A real gRPC server with the fake writer and a health service saying SERVING: (fake, health, port)."""
+@dataclass
+class RunningFakeWriter:
+    fake: FakeWriter
+    health: health.HealthServicer
+    port: int
+    server: grpc.Server
+
+
+def start_fake_writer() -> RunningFakeWriter:
+    """A real gRPC server with the fake writer and a health service saying SERVING; stop its ``server``."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     fake = FakeWriter()
     product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
@@ -76,7 +86,14 @@ def fake_writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
     health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    return RunningFakeWriter(fake, health_servicer, port, server)
+
+
+@contextlib.contextmanager
+def fake_writer() -> Iterator[tuple[FakeWriter, health.HealthServicer, int]]:
+    """start_fake_writer as a context: (fake, health, port)."""
+    running = start_fake_writer()
     try:
-        yield fake, health_servicer, port
+        yield running.fake, running.health, running.port
     finally:
-        server.stop(None)
+        running.server.stop(None)

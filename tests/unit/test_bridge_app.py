@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent import futures
 from typing import Any
 
 import grpc
@@ -15,9 +17,9 @@ from blackfriday.bridge.app import create_app
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.bridge.status import http_status
 from blackfriday.grpcwire import SERVICE_NAME
-from blackfriday.pb import product_sale_pb2
+from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.settings import SettingsError
-from tests.unit.fakes import FakeWriter, fake_writer
+from tests.unit.fakes import FakeWriter, RunningFakeWriter, fake_writer, start_fake_writer
 
 SALE: dict[str, Any] = {
     "id": "0190-a",
@@ -143,3 +145,69 @@ def test_grpc_targets_accepted(target: str) -> None:
 def test_bad_grpc_target_names_the_variable(target: str) -> None:
     with pytest.raises(SettingsError, match=r"^GRPC_HOST: "):
         BridgeSettings.from_env({"GRPC_HOST": target})
+
+
+@pytest.fixture
+def two_writers() -> Iterator[list[RunningFakeWriter]]:
+    writers = [start_fake_writer(), start_fake_writer()]
+    yield writers
+    for running in writers:
+        running.server.stop(None)
+
+
+def _bridge_of(writers: list[RunningFakeWriter]) -> TestClient:
+    """The bridge balancing over the writers, as over a headless Service's addresses."""
+    target = "ipv4:" + ",".join(f"127.0.0.1:{w.port}" for w in writers)
+    settings = BridgeSettings.from_env({"GRPC_HOST": target, "GRPC_TIMEOUT_SECONDS": "5"})
+    return TestClient(create_app(settings, CollectorRegistry()))
+
+
+def test_one_draining_writer_of_two_leaves_the_bridge_ready(two_writers: list[RunningFakeWriter]) -> None:
+    """A writer that drains says NOT_SERVING: the bridge (and the api behind it) stays ready on the other."""
+    two_writers[0].health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+    with _bridge_of(two_writers) as client:
+        assert [client.get("/readyz").status_code for _ in range(8)] == [200] * 8
+        two_writers[1].health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert client.get("/readyz").status_code == 503
+
+
+def test_calls_move_off_a_writer_that_stops_gracefully_and_none_fails(
+    two_writers: list[RunningFakeWriter],
+) -> None:
+    """The writer's SIGTERM: GOAWAY, its calls finish, new ones go to the other writer; every batch is
+    stored exactly once (each sale reaches one writer once)."""
+    statuses: list[int] = []
+    with _bridge_of(two_writers) as client:
+        for i in range(40):
+            if i == 20:
+                two_writers[0].server.stop(grace=2).wait()
+            response = client.post("/forward/batch", json={"sales": [{**SALE, "id": f"s-{i}"}]})
+            statuses.append(response.status_code)
+    assert statuses == [200] * 40
+    received = [r.sale_id for w in two_writers for r in w.fake.requests]
+    assert sorted(received) == sorted(f"s-{i}" for i in range(40))
+    assert all(int(r.sale_id[2:]) < 20 for r in two_writers[0].fake.requests)
+
+
+def test_calls_wait_for_a_restarting_writer_instead_of_failing() -> None:
+    """No writer connected (restarting, or a rollout's new one not yet found): the call waits for one within
+    its deadline, and is sent only then."""
+    placeholder = start_fake_writer()
+    port = placeholder.port
+    placeholder.server.stop(None).wait()
+    settings = BridgeSettings.from_env({"GRPC_HOST": f"127.0.0.1:{port}", "GRPC_TIMEOUT_SECONDS": "8"})
+    with TestClient(create_app(settings, CollectorRegistry())) as client:
+        assert client.get("/readyz").status_code == 503  # nothing there yet
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        fake = FakeWriter()
+        product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(fake, server)
+        assert server.add_insecure_port(f"127.0.0.1:{port}") == port
+        starter = threading.Timer(1.0, server.start)  # the writer comes back while the call waits
+        starter.start()
+        try:
+            response = client.post("/forward/batch", json={"sales": [SALE]})
+        finally:
+            starter.join()
+            server.stop(None)
+    assert response.status_code == 200
+    assert [r.sale_id for r in fake.requests] == [SALE["id"]]

@@ -20,7 +20,8 @@ from blackfriday.api.bridge_client import Bridge, BridgeClient, BridgeError
 from blackfriday.api.forwarder import DownstreamError, Forwarder, ForwarderMetrics, Forwarding
 from blackfriday.api.openapi import OPENAPI
 from blackfriday.api.settings import ApiSettings
-from blackfriday.httpserver import RETRY_AFTER_SECONDS, serve_http
+from blackfriday.httpconn import RETRY_AFTER_SECONDS
+from blackfriday.httpserver import serve_http
 from blackfriday.ids import new_sale_id, now_ms
 from blackfriday.limits import Limit
 from blackfriday.metrics import new_registry
@@ -75,11 +76,8 @@ async def purchase(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 422, {"error": "invalid sale", "fields": exc.errors})
         return
     sale = Sale.accept(fields, new_sale_id(), now_ms())
-    if ctx.health.draining:
-        # After SIGTERM no new sale goes downstream: a request racing the shutdown, whose connection may
-        # close before its answer, is then never stored either. In-flight sales still finish.
-        await unavailable(send, sale, DownstreamError("shutting_down", "api shutting down", maybe_stored=False))
-        return
+    # While draining (after SIGTERM) a sale that still arrives on an open connection is served as usual: its
+    # connection stays open until the answer (blackfriday.httpconn), which tells the client to reconnect.
     if not ctx.in_flight.enter():
         await unavailable(send, sale, DownstreamError("overloaded", "MAX_IN_FLIGHT reached", maybe_stored=False))
         return
@@ -115,6 +113,7 @@ def create_app(settings: ApiSettings, registry: CollectorRegistry, bridge: Bridg
         settings.bridge_url,
         pool_size=settings.forward_concurrency + 2,  # the forwarder's workers and the readiness probe
         connect_timeout=min(2.0, settings.forward_timeout_seconds),
+        idle_seconds=settings.bridge_idle_seconds,
     )
     forwarding = Forwarding(settings.forward_batch_max, settings.forward_concurrency, settings.forward_timeout_seconds)
     forwarder = Forwarder(client, ForwarderMetrics(registry), forwarding)

@@ -2,15 +2,22 @@
 
 It does only what the api needs from one known upstream (POST a JSON body, GET a probe; answers with a
 Content-Length), and costs a small fraction of a general client: under load, httpx's request path was a
-fifth of the api's CPU. A request that fails on a reused connection before any byte of the answer came
-(the bridge closed an idle connection, or restarted) is sent once more on a new connection; the batch may
-then reach the writer twice, and its sales are still counted once (the consumer skips repeated sale ids).
+fifth of the api's CPU.
+
+A request is sent once, never again: a sale must not reach Kafka twice. What the client does instead is
+never send on a connection the bridge may be closing. It drops a pooled connection the bridge has closed
+(end of stream seen) and any connection idle for ``idle_seconds``, which is kept below the time a draining
+bridge leaves an idle connection open (its DRAIN_IDLE_SECONDS) and its keep-alive timeout. A connection
+that cannot be opened is tried again until the request's deadline: nothing was sent, so nothing can be
+stored twice. Every error says whether the request was sent (``BridgeError.sent``): the api tells its
+client "stored": "no" when it was not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlsplit
@@ -19,7 +26,11 @@ MAX_HEADER_BYTES: Final = 64 * 1024
 
 
 class BridgeError(Exception):
-    """The bridge could not be reached or did not answer in time."""
+    """The bridge could not be reached or did not answer in time; ``sent``: whether the request left."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class BridgeTimeout(BridgeError):
@@ -50,7 +61,16 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.used = False
+        self.idle_since = time.monotonic()
+
+    def reusable(self, now: float, idle_seconds: float) -> bool:
+        """Not closed by the bridge, and not idle so long that the bridge may be closing it."""
+        return (
+            now - self.idle_since < idle_seconds
+            and not self.reader.at_eof()
+            and self.reader.exception() is None
+            and not self.writer.is_closing()
+        )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -58,7 +78,7 @@ class _Connection:
 
 
 class BridgeClient:
-    def __init__(self, base_url: str, *, pool_size: int, connect_timeout: float) -> None:
+    def __init__(self, base_url: str, *, pool_size: int, connect_timeout: float, idle_seconds: float) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"expected an http:// URL, got {base_url!r}")
@@ -66,6 +86,7 @@ class BridgeClient:
         self._port = parts.port or 80
         self._authority = f"{self._host}:{self._port}".encode()
         self._connect_timeout = connect_timeout
+        self._idle_seconds = idle_seconds
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(pool_size)
         self._closed = False
@@ -88,46 +109,61 @@ class BridgeClient:
 
     async def _request(self, request: bytes, timeout: float) -> Answer:
         async with self._slots:
+            sent = False
+            refused: Exception | None = None  # why the last connection attempt failed
             try:
                 async with asyncio.timeout(timeout):
-                    while True:
-                        connection = await self._connection()
+                    delay = 0.05
+                    while (connection := self._pooled()) is None:
                         try:
-                            answer, keep = await self._exchange(connection, request)
-                        except _StaleConnection:
-                            connection.close()
-                            continue  # an idle connection the bridge had closed: once more, on a new one
-                        except BaseException:
-                            connection.close()
-                            raise
-                        if keep and not self._closed:
-                            connection.used = True
-                            self._idle.append(connection)
-                        else:
-                            connection.close()
-                        return answer
+                            connection = await self._connect()
+                            break
+                        except (OSError, TimeoutError) as exc:
+                            # Nothing was sent: try again (another pod, or the same one back) until the deadline.
+                            refused = exc
+                            await asyncio.sleep(delay)
+                            delay = min(delay * 2, 0.5)
+                    sent = True
+                    try:
+                        answer, keep = await self._exchange(connection, request)
+                    except BaseException:
+                        connection.close()
+                        raise
+                    if keep and not self._closed:
+                        connection.idle_since = time.monotonic()
+                        self._idle.append(connection)
+                    else:
+                        connection.close()
+                    return answer
             except TimeoutError:
-                raise BridgeTimeout(f"no answer from the bridge within {timeout:g}s") from None
+                if refused is not None and not sent:
+                    raise BridgeUnreachable(
+                        f"bridge unreachable: {refused!s} ({type(refused).__name__})", sent=False
+                    ) from None
+                raise BridgeTimeout(f"no answer from the bridge within {timeout:g}s", sent=sent) from None
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-                raise BridgeUnreachable(f"bridge unreachable: {exc!s} ({type(exc).__name__})") from None
+                raise BridgeUnreachable(f"bridge unreachable: {exc!s} ({type(exc).__name__})", sent=sent) from None
 
-    async def _connection(self) -> _Connection:
-        if self._idle:
-            return self._idle.pop()
+    def _pooled(self) -> _Connection | None:
+        """A pooled connection fit for a request (the most recently used first: the others age out)."""
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.reusable(now, self._idle_seconds):
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(self) -> _Connection:
         async with asyncio.timeout(self._connect_timeout):
             reader, writer = await asyncio.open_connection(self._host, self._port, limit=MAX_HEADER_BYTES)
         return _Connection(reader, writer)
 
     async def _exchange(self, connection: _Connection, request: bytes) -> tuple[Answer, bool]:
         """Send the request, read the answer; and whether the connection can be used again."""
-        try:
-            connection.writer.write(request)
-            await connection.writer.drain()
-            head = await connection.reader.readuntil(b"\r\n\r\n")
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
-            if connection.used and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial):
-                raise _StaleConnection from exc
-            raise
+        connection.writer.write(request)
+        await connection.writer.drain()
+        head = await connection.reader.readuntil(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         status = int(rest[:3])
@@ -144,7 +180,3 @@ class BridgeClient:
                 raise ValueError("chunked answers are not expected from the bridge")
         body = await connection.reader.readexactly(length) if length else b""
         return Answer(status, body), keep
-
-
-class _StaleConnection(Exception):
-    """A reused connection failed before any byte of the answer: the request may be sent again."""

@@ -128,11 +128,11 @@ class Forwarder:
         started = time.perf_counter()
         try:
             answer = await self._bridge.post_json("/forward/batch", body, self._timeout)
-        except BridgeTimeout:
-            self._fail(batch, "timeout", f"the bridge did not answer within {self._timeout:g}s")
+        except BridgeTimeout as exc:
+            self._fail(batch, "timeout", f"the bridge did not answer within {self._timeout:g}s", sent=exc.sent)
             return
         except BridgeError as exc:
-            self._fail(batch, "bridge_unreachable", str(exc))
+            self._fail(batch, "bridge_unreachable", str(exc), sent=exc.sent)
             return
         finally:
             self._metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -151,12 +151,13 @@ class Forwarder:
             if not item.waiter.done():
                 item.waiter.set_result(result)
 
-    def _fail(self, batch: list[_Item], cause: str, detail: str) -> None:
-        log.warning("forward failed", extra={"cause": cause, "reason": detail, "sales": len(batch)})
+    def _fail(self, batch: list[_Item], cause: str, detail: str, *, sent: bool = True) -> None:
+        """Answer the batch's callers with the failure; ``sent``: whether the request left for the bridge."""
+        log.warning("forward failed", extra={"cause": cause, "reason": detail, "sales": len(batch), "sent": sent})
         self._metrics.failures.labels(cause).inc(len(batch))
         for item in batch:
             if not item.waiter.done():
-                item.waiter.set_exception(DownstreamError(cause, detail, maybe_stored=True))
+                item.waiter.set_exception(DownstreamError(cause, detail, maybe_stored=sent))
 
 
 def _reason(answer: Answer) -> str:

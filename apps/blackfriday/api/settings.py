@@ -32,6 +32,14 @@ class ApiSettings(s.HttpServerSettings):
         minimum=1,
         maximum=1024,
     )
+    bridge_idle_seconds: float = s.number(
+        "BRIDGE_IDLE_SECONDS",
+        1.0,
+        "a pooled connection to the bridge idle this long is closed, not reused: keep it below the bridge's "
+        "DRAIN_IDLE_SECONDS, so that no sale is sent on a connection a draining bridge is closing",
+        minimum=0.05,
+        maximum=30,
+    )
     max_in_flight: int = s.integer(
         "MAX_IN_FLIGHT",
         1024,

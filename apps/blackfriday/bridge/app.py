@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 class BridgeContext:
     settings: BridgeSettings
     stub: product_sale_pb2_grpc.ProductSaleServiceAsyncStub
+    writers: WriterLink
 
 
 def _sale(document: Any, where: str = "") -> Sale:
@@ -59,12 +60,16 @@ async def _document(request: Request) -> Any:
         raise BadRequest(400, "malformed JSON", {"body": f"not valid JSON: {exc}"}) from None
 
 
-def _grpc_error(exc: grpc.aio.AioRpcError) -> Response:
+def _grpc_error(exc: grpc.aio.AioRpcError, writers: WriterLink) -> Response:
     """The writer's failure as HTTP: the status grpc-gateway maps its code to. The details stay in the logs
-    (they can name brokers), except a refused sale's field errors, which the caller must see."""
+    (they can name brokers), except a refused sale's field errors, which the caller must see. A call that
+    ran out of time waiting for a writer to connect (wait_for_ready) is UNAVAILABLE, not a slow writer."""
     code = exc.code()
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return error_response(http_status(code), "invalid sale", exc.details() or "refused by the writer")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and not writers.connected():
+        log.warning("no writer connected before the call's deadline", extra={"details": exc.details()})
+        return error_response(503, "unavailable", "no writer is available")
     log.warning("the writer could not store the sales", extra={"code": code.name, "details": exc.details()})
     return error_response(http_status(code), code.name.lower(), "the writer could not store the sales")
 
@@ -80,9 +85,11 @@ async def forward(request: Request) -> Response:
     except BadRequest as exc:
         return exc.response()
     try:
-        result = await ctx.stub.ProcesarVenta(sale_to_proto(sale), timeout=ctx.settings.grpc_timeout_seconds)
+        result = await ctx.stub.ProcesarVenta(
+            sale_to_proto(sale), timeout=ctx.settings.grpc_timeout_seconds, wait_for_ready=True
+        )
     except grpc.aio.AioRpcError as exc:
-        return _grpc_error(exc)
+        return _grpc_error(exc, ctx.writers)
     return JSONResponse({"estado": result.estado, **_stored(result)})
 
 
@@ -98,9 +105,13 @@ async def forward_batch(request: Request) -> Response:
         return exc.response()
     request_proto = product_sale_pb2.ProductSaleBatchRequest(sales=[sale_to_proto(s) for s in batch])
     try:
-        reply = await ctx.stub.ProcesarVentas(request_proto, timeout=ctx.settings.grpc_timeout_seconds)
+        # wait_for_ready: while no writer is connected (one restarting, a rollout), the call waits for one
+        # until its deadline instead of failing at once; it is sent only once a writer is there.
+        reply = await ctx.stub.ProcesarVentas(
+            request_proto, timeout=ctx.settings.grpc_timeout_seconds, wait_for_ready=True
+        )
     except grpc.aio.AioRpcError as exc:
-        return _grpc_error(exc)
+        return _grpc_error(exc, ctx.writers)
     return JSONResponse({"results": [_stored(r) for r in reply.results]})
 
 
@@ -112,7 +123,7 @@ def create_app(settings: BridgeSettings, registry: CollectorRegistry) -> Starlet
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, BridgeContext]]:
         stub = writer.open()
         try:
-            yield {"ctx": BridgeContext(settings, stub)}
+            yield {"ctx": BridgeContext(settings, stub, writer)}
         finally:
             await writer.close()
 

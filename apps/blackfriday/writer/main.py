@@ -51,7 +51,15 @@ async def serve(settings: WriterSettings, stop: asyncio.Event) -> None:
     registry = new_registry()
     producer = SaleProducer(settings)
     await producer.start()
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(
+        options=[
+            ("grpc.so_reuseport", 0),
+            # A connection older than this is ended (GOAWAY, its calls finish): the bridges look the writers
+            # up again, and spread over writers added since (scaled out, rolled out).
+            ("grpc.max_connection_age_ms", settings.max_connection_age_seconds * 1000),
+            ("grpc.max_connection_age_grace_ms", int(settings.grace_seconds * 1000)),
+        ]
+    )
     product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(
         ProductSaleService(producer, WriterMetrics(registry), settings.delivery_timeout_ms / 1000), server
     )

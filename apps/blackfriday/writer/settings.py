@@ -30,5 +30,12 @@ class WriterSettings(s.FromEnv):
         minimum=0,
     )
     linger_ms: int = s.integer("KAFKA_LINGER_MS", 2, "producer batching delay", minimum=0)
+    max_connection_age_seconds: int = s.integer(
+        "MAX_CONNECTION_AGE_SECONDS",
+        30,
+        "a gRPC connection older than this is ended gracefully (its calls finish), so that the bridges look "
+        "the writers up again and spread over the ones added since",
+        minimum=1,
+    )
     grace_seconds: float = s.graceful_timeout()
     log_level: str = s.log_level()
