@@ -25,10 +25,8 @@ CATEGORY_AVG_PRICE: Final = PREFIX + "category:avg_price"
 THROUGHPUT: Final = PREFIX + "throughput"
 #: The second being counted for the throughput stream: second, sales, owes_zero (apply.lua).
 THROUGHPUT_CLOCK: Final = PREFIX + "throughput:clock"
-DEDUP_PREFIX: Final = PREFIX + "dedup:"
-
-#: Sale ids are remembered per hour of their acceptance time.
-DEDUP_BUCKET_MS: Final = 3_600_000
+#: Each Kafka partition's last applied offset (exactly once: apply.lua).
+APPLIED_OFFSETS: Final = PREFIX + "applied_offsets"
 
 
 def category_products(category: Category | str) -> str:
@@ -43,10 +41,6 @@ def category_tracked(category: Category | str) -> str:
 def category_prices(category: Category | str) -> str:
     """The tracked product's prices in arrival order (a capped stream)."""
     return f"{PREFIX}category:{_name(category)}:prices"
-
-
-def dedup_bucket(accepted_at_ms: int) -> str:
-    return f"{DEDUP_PREFIX}{accepted_at_ms // DEDUP_BUCKET_MS}"
 
 
 def _name(category: Category | str) -> str:

@@ -1,8 +1,9 @@
 """bf-smoke: the checks `helm test` runs in the cluster, with the project's own image.
 
-  bf-smoke sale --api URL --valkey HOST:PORT [--sale JSON] [--timeout S]
-      POST one sale through the api and wait until the consumer has applied it in Valkey
-      (its id in the dedup set of its hour). VALKEY_PASSWORD from the environment.
+  bf-smoke sale --api URL --valkey ADDR --topic TOPIC [--sale JSON] [--timeout S]
+      POST one sale through the api and wait until the consumer has applied it in Valkey (its
+      partition's applied offset has reached the sale's offset). ADDR: host:port or
+      sentinel://host:port,.../<primary name>. VALKEY_PASSWORD from the environment.
   bf-smoke grafana --url URL --datasource-uid UID [--dashboard-uid UID]
       Grafana's /api/health answers, the data source and the dashboard are provisioned.
       GRAFANA_USER / GRAFANA_PASSWORD from the environment.
@@ -24,6 +25,7 @@ import httpx
 import valkey
 
 from blackfriday import keys
+from blackfriday.consumer.store import partition_name
 from blackfriday.valkeyconn import connect
 
 DEFAULT_SALE = {"categoria": "Hogar", "producto_id": "helm-test", "precio": 100.0, "cantidad_vendida": 1}
@@ -33,7 +35,7 @@ class SmokeFailed(Exception):
     pass
 
 
-def check_sale(api: str, valkey_addr: str, sale: dict[str, Any], timeout: float) -> str:
+def check_sale(api: str, valkey_addr: str, topic: str, sale: dict[str, Any], timeout: float) -> str:
     try:
         response = httpx.post(f"{api.rstrip('/')}/purchase", json=sale, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -42,12 +44,13 @@ def check_sale(api: str, valkey_addr: str, sale: dict[str, Any], timeout: float)
         raise SmokeFailed(f"api answered {response.status_code}: {response.text[:300]}")
     stored = response.json()
     print(f"api stored sale {stored['id']} (partition {stored['partition']}, offset {stored['offset']})")
-    bucket = keys.dedup_bucket(int(stored["accepted_at_ms"]))
+    partition = partition_name(topic, int(stored["partition"]))
     deadline = time.monotonic() + timeout
     with connect(valkey_addr, os.environ.get("VALKEY_PASSWORD") or None) as client:
         while True:
             try:
-                if client.sismember(bucket, stored["id"]):
+                applied = client.hget(keys.APPLIED_OFFSETS, partition)
+                if applied is not None and int(applied) >= int(stored["offset"]):
                     return f"consumer counted sale {stored['id']} in Valkey"
             except valkey.ValkeyError as exc:
                 raise SmokeFailed(f"Valkey at {valkey_addr}: {exc}") from None
@@ -90,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sale = sub.add_parser("sale")
     sale.add_argument("--api", required=True)
     sale.add_argument("--valkey", required=True)
+    sale.add_argument("--topic", default="sales-topic", help="the topic the writers produce to")
     sale.add_argument("--sale", default=json.dumps(DEFAULT_SALE))
     sale.add_argument("--timeout", type=float, default=120)
     grafana = sub.add_parser("grafana")
@@ -100,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.check == "sale":
-            print(check_sale(args.api, args.valkey, json.loads(args.sale), args.timeout))
+            print(check_sale(args.api, args.valkey, args.topic, json.loads(args.sale), args.timeout))
         else:
             for line in check_grafana(args.url, args.datasource_uid, args.dashboard_uid, args.timeout):
                 print(line)

@@ -19,7 +19,7 @@ from kafka.structs import TopicPartition
 
 from blackfriday import keys
 from blackfriday.report import build_report, read_figures
-from blackfriday.sale import Category, validate_purchase
+from blackfriday.sale import Category, sale_from_json, validate_purchase
 from blackfriday.valkeyconn import connect
 from localstack.process import wait_for
 from tests.model import Line
@@ -91,17 +91,19 @@ def post_one(url: str, body: dict[str, Any], timeout: float = 20) -> Outcome:
     return post_sales(url, [body], 1, timeout)[0]
 
 
-def report_now(valkey_addr: str, focus: str = "Belleza") -> dict[str, Any]:
-    with connect(valkey_addr, None) as client:
+def report_now(valkey_addr: str, focus: str = "Belleza", password: str | None = None) -> dict[str, Any]:
+    with connect(valkey_addr, password) as client:
         return build_report(read_figures(client, Category[focus]))
 
 
-def wait_total(valkey_addr: str, total: int, timeout: float = 60, focus: str = "Belleza") -> dict[str, Any]:
+def wait_total(
+    valkey_addr: str, total: int, timeout: float = 60, focus: str = "Belleza", password: str | None = None
+) -> dict[str, Any]:
     """Wait until the report counts ``total`` sales (never more); return it."""
     seen: dict[str, Any] = {}
 
     def reached() -> bool:
-        seen.update(report_now(valkey_addr, focus))
+        seen.update(report_now(valkey_addr, focus, password))
         return int(seen["total_sales"]) >= total
 
     if not wait_for(reached, timeout, interval=0.2):
@@ -135,34 +137,59 @@ def metric(url: str, name: str) -> float:
     return 0.0
 
 
-def applied_ids(client: valkey.Valkey) -> set[str]:
-    """Ids of every sale the consumer applied (the dedup sets hold them)."""
-    return {
-        member.decode()
-        for key in client.scan_iter(f"{keys.DEDUP_PREFIX}*")
-        for member in cast(set[bytes], client.smembers(key))
-    }
+def sale_ids_in_kafka(bootstrap: str, topic: str, partitions: int) -> list[str]:
+    """The id of every sale on the topic, from its first record to its end (a list: a copy would show)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        consumer.seek_to_beginning(*assigned)
+        ends = consumer.end_offsets(assigned)
+        ids: list[str] = []
+        while any(consumer.position(tp) < ends[tp] for tp in assigned):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                ids += [sale_from_json(record.value).id for record in batch]
+    finally:
+        consumer.close()
+    return ids
 
 
-def assert_each_stored_sale_counted_once(client: valkey.Valkey, valkey_addr: str, outcomes: Sequence[Outcome]) -> None:
-    """Every 201 counted, nothing counted that was not sent, each once; a 503 may or may not have landed."""
+def assert_each_stored_sale_counted_once(
+    client: valkey.Valkey, pipeline: Any, outcomes: Sequence[Outcome], partitions: int
+) -> None:
+    """Every 201 is in Kafka once, nothing is there that was not sent, and the consumer counted every record
+    of the topic, each once: a 503 may or may not have landed."""
     stored = {o.answer["id"] for o in outcomes if o.stored}
     maybe = {o.answer["id"] for o in outcomes if o.status == 503}
-    report = wait_total(valkey_addr, len(stored))
-    applied = applied_ids(client)
-    assert stored <= applied
-    assert applied <= stored | maybe
-    assert report["total_sales"] == len(applied) == report_now(valkey_addr)["total_sales"]
+    in_kafka = sale_ids_in_kafka(pipeline.kafka_bootstrap, pipeline.topic, partitions)
+    assert len(in_kafka) == len(set(in_kafka)), "a sale was written to Kafka twice"
+    assert stored <= set(in_kafka)
+    assert set(in_kafka) <= stored | maybe
+    password = pipeline.valkey_password
+    report = wait_total(pipeline.valkey_addr, len(in_kafka), password=password)
+    assert report["total_sales"] == len(in_kafka) == report_now(pipeline.valkey_addr, password=password)["total_sales"]
+    ends = {
+        f"{pipeline.topic}/{p}": n - 1
+        for p, n in enumerate(partition_ends(pipeline.kafka_bootstrap, pipeline.topic, partitions))
+        if n
+    }
+    applied = {k.decode(): int(v) for k, v in cast(dict[bytes, bytes], client.hgetall(keys.APPLIED_OFFSETS)).items()}
+    assert applied == ends
 
 
-def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
-    """How many records the topic holds (the sum of its partitions' end offsets)."""
+def partition_ends(bootstrap: str, topic: str, partitions: int) -> list[int]:
+    """Each partition's end offset."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
     finally:
         consumer.close()
-    return sum(ends.values())
+    return [ends[TopicPartition(topic, p)] for p in range(partitions)]
+
+
+def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
+    """How many records the topic holds (the sum of its partitions' end offsets)."""
+    return sum(partition_ends(bootstrap, topic, partitions))
 
 
 def until(condition: Callable[[], bool], timeout: float, what: str) -> None:

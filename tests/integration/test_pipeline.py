@@ -115,6 +115,7 @@ def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[
         "sale",
         f"--api={pipeline.api_url}",
         f"--valkey={pipeline.valkey_addr}",
+        f"--topic={pipeline.topic}",
         f"--timeout={timeout}",
     ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False)

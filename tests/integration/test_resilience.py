@@ -126,7 +126,7 @@ def test_kafka_down_gives_503_and_the_pipeline_resumes_when_it_is_back(
     # A 503 only says "not known to be stored": a refused sale may have landed after all, and is then
     # counted once like any other.
     outcomes.append(down)
-    assert_each_stored_sale_counted_once(valkey_client, pipeline.valkey_addr, outcomes)
+    assert_each_stored_sale_counted_once(valkey_client, pipeline, outcomes, PARTITIONS)
     if make_report(pipeline.valkey_addr)["total_sales"] == sum(o.stored for o in outcomes):
         assert make_report(pipeline.valkey_addr) == expected_for(outcomes)
 
@@ -156,4 +156,4 @@ def test_sigterm_exits_cleanly_and_loses_nothing(
     stop_posting.set()
     poster.join()
 
-    assert_each_stored_sale_counted_once(valkey_client, pipeline.valkey_addr, outcomes)
+    assert_each_stored_sale_counted_once(valkey_client, pipeline, outcomes, PARTITIONS)

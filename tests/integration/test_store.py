@@ -1,4 +1,4 @@
-"""The consumer's Lua script on a real Valkey server: atomic, idempotent per sale id, bounded."""
+"""The consumer's Lua script on a real Valkey server: atomic, each record once by its offset, bounded."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import valkey
 
 from blackfriday import keys
-from blackfriday.consumer.store import Store, StoreOptions
+from blackfriday.consumer.store import PartitionBatch, Record, Store, StoreOptions
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, Sale
 from localstack.valkey import ValkeyServer
@@ -20,7 +20,7 @@ from tests.model import Line, expected_report
 
 pytestmark = pytest.mark.integration
 
-OPTIONS = StoreOptions(dedup_ttl_seconds=3600, price_history_cap=5, throughput_cap=60)
+OPTIONS = StoreOptions(price_history_cap=5, throughput_cap=60)
 NOW_MS = 1_800_000_000_000
 
 
@@ -39,6 +39,14 @@ def sales(count: int, seed: int) -> list[Sale]:
     ]
 
 
+def records(batch: list[Sale], partition: int = 0, first: int = 0) -> list[PartitionBatch]:
+    """The sales as one partition's records, at offsets from ``first`` on."""
+    if not batch:
+        return []
+    entries = [Record(first + i, sale) for i, sale in enumerate(batch)]
+    return [PartitionBatch(f"sales-topic/{partition}", first, first + len(batch) - 1, entries)]
+
+
 def line(sale: Sale) -> Line:
     return Line(sale.categoria.name, sale.producto_id, sale.price_cents, sale.cantidad_vendida)
 
@@ -53,34 +61,48 @@ def focus_expectation(batch: list[Sale]) -> tuple[str | None, list[int]]:
     return tracked, [s.price_cents for s in focus if s.producto_id == tracked]
 
 
-def test_a_batch_gives_the_models_figures_and_a_replay_changes_nothing(valkey_client: valkey.Valkey) -> None:
+def test_a_batch_gives_the_models_figures_and_a_redelivery_changes_nothing(valkey_client: valkey.Valkey) -> None:
     store = Store(valkey_client, OPTIONS)
     batch = sales(300, seed=1)
-    assert store.apply(batch).applied == 300
+    assert store.apply(records(batch)).applied == 300
     tracked, prices = focus_expectation(batch)
     expected = expected_report([line(s) for s in batch], "Belleza", tracked, prices, cap=5)
     assert report(valkey_client) == expected
-    again = store.apply(batch[100:] + batch[:100])
-    assert (again.applied, again.duplicates) == (0, 300)
-    assert report(valkey_client) == expected
+    again = store.apply(records(batch))  # Kafka delivers the whole batch again
+    assert (again.applied, again.skipped, dict(again.gaps)) == (0, 300, {})
+    partly = store.apply(records(batch[200:] + sales(10, seed=11), first=200))  # a batch overlapping the last
+    assert (partly.applied, partly.skipped) == (10, 100)
+    assert store.applied_offsets() == {"sales-topic/0": 309}
 
 
 def test_concurrent_appliers_with_overlapping_batches_stay_exact(
     valkey_client: valkey.Valkey, valkey_server: ValkeyServer
 ) -> None:
+    """Three appliers (a consumer and two zombies of a rebalance) each apply every chunk of four partitions,
+    in order within a partition but in different orders across them: each record counts once."""
     batch = sales(2000, seed=2)
-    chunks = [batch[i : i + 50] for i in range(0, len(batch), 50)]
+    chunks = [
+        records(batch[i : i + 50], partition=p, first=i - p * 500)
+        for p in range(4)
+        for i in range(p * 500, (p + 1) * 500, 50)
+    ]
+    by_partition = [chunks[p * 10 : (p + 1) * 10] for p in range(4)]
+    orders = [
+        [chunk for group in zip(*by_partition, strict=True) for chunk in group],
+        [chunk for group in zip(*reversed(by_partition), strict=True) for chunk in group],
+        [chunk for part in by_partition for chunk in part],
+    ]
     errors: list[BaseException] = []
 
-    def worker(order: list[list[Sale]]) -> None:
+    def worker(order: list[list[PartitionBatch]]) -> None:
         store = Store(valkey_server.client(), OPTIONS)
         try:
             for chunk in order:
-                store.apply(chunk)
+                assert not store.apply(chunk).gaps
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(chunks[::step],)) for step in (1, 1, -1)]
+    threads = [threading.Thread(target=worker, args=(order,)) for order in orders]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -95,8 +117,8 @@ def test_concurrent_appliers_with_overlapping_batches_stay_exact(
 def test_price_history_is_capped_and_keeps_the_latest(valkey_client: valkey.Valkey) -> None:
     store = Store(valkey_client, OPTIONS)
     batch = [Sale(f"p-{i}", NOW_MS, Category.Belleza, "labial", 100 + i, 1) for i in range(12)]
-    store.apply(batch[:7])
-    store.apply(batch[7:])
+    store.apply(records(batch[:7]))
+    store.apply(records(batch[7:], first=7))
     assert valkey_client.xlen(keys.category_prices(Category.Belleza)) == 5
     assert report(valkey_client)["focus"] == {
         "category": "Belleza",
@@ -105,14 +127,57 @@ def test_price_history_is_capped_and_keeps_the_latest(valkey_client: valkey.Valk
     }
 
 
-def test_dedup_sets_expire_after_their_hour_plus_the_ttl(valkey_client: valkey.Valkey) -> None:
+def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(valkey_client: valkey.Valkey) -> None:
+    """The store lacks records before the batch (its primary was lost before its replica had them)."""
     store = Store(valkey_client, OPTIONS)
-    store.apply(sales(3, seed=3))
-    bucket = keys.dedup_bucket(NOW_MS)
-    assert valkey_client.scard(bucket) == 3
-    expires_at = valkey_client.expiretime(bucket)
-    hour_end = (NOW_MS // keys.DEDUP_BUCKET_MS + 1) * keys.DEDUP_BUCKET_MS // 1000
-    assert expires_at == hour_end + OPTIONS.dedup_ttl_seconds
+    store.apply(records(sales(5, seed=3)) + records(sales(5, seed=4), partition=1))
+    result = store.apply(records(sales(3, seed=5), first=9) + records(sales(3, seed=6), partition=1, first=5))
+    assert (result.applied, dict(result.gaps)) == (0, {"sales-topic/0": 4})
+    assert report(valkey_client)["total_sales"] == 10  # partition 1's records were not applied either
+    late = records(sales(3, seed=5), first=9)
+    late[0].gap_accepted = True  # Kafka no longer has offsets 5-8
+    assert store.apply(late).applied == 3
+    assert store.applied_offsets() == {"sales-topic/0": 11, "sales-topic/1": 4}
+
+
+def test_records_that_are_not_sales_move_the_applied_offset(valkey_client: valkey.Valkey) -> None:
+    store = Store(valkey_client, OPTIONS)
+    batch = records(sales(2, seed=7))
+    batch[0].last = 5  # offsets 2-5 were not sales (kept on the dead-letter topic)
+    store.apply(batch)
+    assert store.applied_offsets() == {"sales-topic/0": 5}
+    assert not store.apply(records(sales(1, seed=8), first=6)).gaps
+
+
+def test_an_applied_offset_beyond_the_log_end_is_forgotten(valkey_client: valkey.Valkey) -> None:
+    store = Store(valkey_client, OPTIONS)
+    store.apply(records(sales(10, seed=9)) + records(sales(3, seed=10), partition=1))
+    assert store.forget_beyond({"sales-topic/0": 10, "sales-topic/1": 2}) == {"sales-topic/1": 2}
+    assert store.applied_offsets() == {"sales-topic/0": 9}
+
+
+def test_the_store_does_not_grow_with_the_number_of_sales(valkey_client: valkey.Valkey) -> None:
+    """Exactly once costs one hash field per partition, not an entry per sale: the memory after 30,000
+    sales is within a few KiB of the memory after 3,000 (same products, capped streams)."""
+    store = Store(valkey_client, OPTIONS)
+
+    def fill(count: int, first: int) -> None:
+        for start in range(first, first + count, 1000):
+            store.apply(records(sales(1000, seed=start), partition=start % 4, first=start))
+
+    def key_names() -> set[str]:
+        return {key.decode() for key in valkey_client.scan_iter("bf:*")} - {keys.THROUGHPUT}
+
+    fill(3000, 0)
+    warm = int(cast(int, valkey_client.memory_usage(keys.APPLIED_OFFSETS)))
+    used = int(cast(dict[str, int], valkey_client.info("memory"))["used_memory"])
+    names = key_names()
+    fill(27_000, 3000)
+    assert report(valkey_client)["total_sales"] == 30_000
+    assert key_names() == names  # no key per sale, per hour or per batch
+    assert int(cast(int, valkey_client.memory_usage(keys.APPLIED_OFFSETS))) <= warm + 64
+    grown = int(cast(dict[str, int], valkey_client.info("memory"))["used_memory"]) - used
+    assert grown < 64 * 1024, grown  # the sets of sale ids it replaces grew 65 bytes a sale: 1.7 MiB here
 
 
 def valkey_second(client: valkey.Valkey) -> int:
@@ -142,7 +207,7 @@ def tick_at(client: valkey.Valkey, store: Store, state: Callable[[int], dict[str
         if mapping:
             client.hset(keys.THROUGHPUT_CLOCK, mapping=mapping)
         if batch:
-            store.apply(batch)
+            store.apply(records(batch))
         else:
             store.tick()
         if valkey_second(client) == now:
@@ -220,14 +285,18 @@ def test_clock_a_point_the_stream_refuses_does_not_fail_the_batch(valkey_client:
 
 def test_max_and_min_prices_compare_in_whole_cents(valkey_client: valkey.Valkey, store: Store) -> None:
     """0.29 and 0.3 differ by one cent: a float round-trip of "0.29" (28.999...) must not blur them."""
-    store.apply([Sale("c-1", NOW_MS, Category.Hogar, "a", 29, 1)])
-    store.apply([Sale("c-2", NOW_MS, Category.Hogar, "a", 30, 1), Sale("c-3", NOW_MS, Category.Hogar, "a", 28, 1)])
-    store.apply([Sale("c-4", NOW_MS, Category.Hogar, "a", 29, 1)])
+    store.apply(records([Sale("c-1", NOW_MS, Category.Hogar, "a", 29, 1)]))
+    store.apply(
+        records(
+            [Sale("c-2", NOW_MS, Category.Hogar, "a", 30, 1), Sale("c-3", NOW_MS, Category.Hogar, "a", 28, 1)], 0, 1
+        )
+    )
+    store.apply(records([Sale("c-4", NOW_MS, Category.Hogar, "a", 29, 1)], first=3))
     assert valkey_client.get(keys.PRICE_MAX) == b"0.30"
     assert valkey_client.get(keys.PRICE_MIN) == b"0.28"
 
 
 def test_the_script_refuses_keys_that_do_not_match_the_categories(valkey_client: valkey.Valkey, store: Store) -> None:
     script = valkey_client.register_script((ROOT / "apps" / "blackfriday" / "consumer" / "apply.lua").read_text())
-    with pytest.raises(valkey.ResponseError, match="expected 23 keys for 4 categories, got 11"):
-        script(keys=["k"] * 11, args=["p", 3_600_000, 60, 5, 60, 4, "a", "b", "c", "d"])
+    with pytest.raises(valkey.ResponseError, match="expected 24 keys for 4 categories, got 11"):
+        script(keys=["k"] * 11, args=[5, 60, 4, "a", "b", "c", "d", 0])

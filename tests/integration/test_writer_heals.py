@@ -13,6 +13,7 @@ import valkey
 
 from localstack.kafka import KafkaBroker
 from localstack.services import Pipeline, http_ok
+from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     Outcome,
     assert_each_stored_sale_counted_once,
@@ -85,4 +86,4 @@ def test_the_broker_lost_under_load_the_writer_heals_without_a_restart(
             kafka.proc.signal(signal.SIGCONT)
     assert pipeline.procs["writer"].alive()  # healed, not restarted
     assert pipeline.procs["consumer"].alive()  # waited for the broker, did not die of its absence
-    assert_each_stored_sale_counted_once(valkey_client, pipeline.valkey_addr, outcomes)
+    assert_each_stored_sale_counted_once(valkey_client, pipeline, outcomes, PARTITIONS)

@@ -1,21 +1,26 @@
-"""The consumer loop with a fake Kafka consumer and a fake store: commit only after apply, poison skipped."""
+"""The consumer loop against a fake Kafka (partition logs, positions, seek) and a fake store that keeps each
+partition's applied offset as apply.lua does: commit only after apply, poison kept, gaps read again."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import valkey
+from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAuthorizationFailedError
 from prometheus_client import CollectorRegistry, generate_latest
 
 from blackfriday.consumer.dead_letters import Poison
 from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
-from blackfriday.consumer.store import Applied
+from blackfriday.consumer.store import Applied, PartitionBatch
 from blackfriday.sale import Category, Sale
+
+TOPIC = "sales-topic"
+P0 = TopicPartition(TOPIC, 0)
 
 
 @dataclass
@@ -23,8 +28,78 @@ class Record:
     value: bytes | None
     partition: int = 0
     offset: int = 0
-    topic: str = "sales-topic"
+    topic: str = TOPIC
     key: bytes | None = None
+
+
+def sale(i: int) -> bytes:
+    return Sale(f"id-{i}", 1_700_000_000_000, Category.Hogar, "Sofa", 1000, 1).to_json()
+
+
+class FakeKafka:
+    """Partition logs read from a position, as a consumer reads them: ``poll`` returns what follows each
+    position (at most ``per_poll`` records a partition), ``seek`` moves it; a position before the log's start
+    (retention removed records) moves to the start. ``failures`` are raised by the first polls."""
+
+    def __init__(
+        self,
+        logs: Mapping[TopicPartition, Sequence[bytes | None]],
+        stop: threading.Event,
+        log: list[str],
+        *,
+        start: Mapping[TopicPartition, int] | None = None,
+        failures: Sequence[Exception] = (),
+        per_poll: int = 1000,
+    ) -> None:
+        self.start = dict(start or {})
+        self.records = {
+            tp: [Record(v, tp.partition, self.start.get(tp, 0) + i) for i, v in enumerate(values)]
+            for tp, values in logs.items()
+        }
+        self.position = {tp: self.start.get(tp, 0) for tp in logs}
+        self._stop = stop
+        self._failures = list(failures)
+        self._per_poll = per_poll
+        self.log = log
+        self.seeks: list[tuple[int, int]] = []
+
+    def end(self, tp: TopicPartition) -> int:
+        first: int = self.start.get(tp, 0)
+        return first + len(self.records[tp])
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Record]]:
+        if self._failures:
+            self.log.append("poll failed")
+            raise self._failures.pop(0)
+        polled = {}
+        for tp, records in self.records.items():
+            position = max(self.position[tp], self.start.get(tp, 0))
+            batch = records[position - self.start.get(tp, 0) :][: self._per_poll]
+            if batch:
+                polled[tp] = batch
+                self.position[tp] = batch[-1].offset + 1
+        if not polled:
+            self._stop.set()
+            return {}
+        self.log.append("poll")
+        return polled
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp.partition, offset))
+        self.position[tp] = offset
+
+    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        return {tp: self.end(tp) for tp in partitions}
+
+    def commit_async(self, callback: Any) -> None:
+        self.log.append("commit")
+        callback({}, None)
+
+    def commit(self, timeout_ms: int) -> None:
+        self.log.append("final commit")
+
+    def highwater(self, partition: Any) -> int:
+        return self.end(partition)
 
 
 class FakeDeadLetters:
@@ -43,75 +118,69 @@ class FakeDeadLetters:
         self.kept += [(p.record.value, p.error) for p in poison]
 
 
-def sale(i: int) -> Sale:
-    return Sale(f"id-{i}", 1_700_000_000_000, Category.Hogar, "Sofa", 1000, 1)
-
-
-class FakeConsumer:
-    """Hands out ``batches``; a batch that is an exception is raised by that poll instead."""
-
-    def __init__(self, batches: list[list[Record] | Exception], stop: threading.Event, log: list[str]) -> None:
-        self._batches = batches
-        self._stop = stop
-        self.log = log
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[str, list[Record]]:
-        if self._batches and isinstance(failure := self._batches[0], Exception):
-            self._batches.pop(0)
-            self.log.append("poll failed")
-            raise failure
-        if not self._batches:
-            self._stop.set()
-            return {}
-        self.log.append("poll")
-        batch = self._batches.pop(0)
-        assert isinstance(batch, list)
-        return {"tp": batch}
-
-    def commit_async(self, callback: Any) -> None:
-        self.log.append("commit")
-        callback({}, None)
-
-    def commit(self, timeout_ms: int) -> None:
-        self.log.append("final commit")
-
-    def highwater(self, partition: Any) -> int:
-        return 10
-
-
+@dataclass
 class FakeStore:
-    def __init__(self, log: list[str], failures: int = 0, stop: threading.Event | None = None) -> None:
-        self.log = log
-        self.applied: list[list[str]] = []
-        self.failures = failures
-        self.stop_on_failure = stop
+    """Each partition's applied offset, as apply.lua keeps it: records at or below it are skipped, a batch
+    that starts after the record following it is a gap (nothing applied)."""
 
-    def apply(self, sales: Sequence[Sale]) -> Applied:
+    log: list[str]
+    failures: list[Exception] = field(default_factory=list)
+    stop_on_failure: threading.Event | None = None
+    offsets: dict[str, int] = field(default_factory=dict)
+    applied: list[list[str]] = field(default_factory=list)
+
+    def apply(self, batch: Sequence[PartitionBatch]) -> Applied:
         if self.failures:
-            self.failures -= 1
             if self.stop_on_failure is not None:
                 self.stop_on_failure.set()
-            raise valkey.ConnectionError("Valkey down")
+            raise self.failures.pop(0)
+        gaps = {
+            p.name: self.offsets.get(p.name, -1)
+            for p in batch
+            if p.first > self.offsets.get(p.name, -1) + 1 and not p.gap_accepted
+        }
+        if gaps:
+            self.log.append("gap")
+            return Applied(0, 0, gaps)
         self.log.append("apply")
-        self.applied.append([s.id for s in sales])
-        return Applied(len(sales), 0)
+        ids, skipped = [], 0
+        for part in batch:
+            for record in part.sales:
+                if record.offset > self.offsets.get(part.name, -1):
+                    ids.append(record.sale.id)
+                else:
+                    skipped += 1
+            self.offsets[part.name] = max(self.offsets.get(part.name, -1), part.last)
+        self.applied.append(ids)
+        return Applied(len(ids), skipped)
 
     def tick(self) -> None:
         self.log.append("tick")
 
+    def forget_beyond(self, ends: Mapping[str, int]) -> dict[str, int]:
+        forgotten = {name: self.offsets[name] for name, end in ends.items() if self.offsets.get(name, -1) >= end}
+        for name in forgotten:
+            del self.offsets[name]
+        return forgotten
+
 
 def run(
-    batches: list[list[Record] | Exception],
-    store_failures: int = 0,
-    stop_on_failure: bool = False,
+    logs: Mapping[TopicPartition, Sequence[bytes | None]],
+    *,
+    store: FakeStore | None = None,
     dead_letters: FakeDeadLetters | None = None,
-) -> tuple[list[str], FakeStore, str]:
+    stop_on_failure: bool = False,
+    **kafka: Any,
+) -> tuple[list[str], FakeStore, str, FakeKafka]:
     stop = threading.Event()
-    log = dead_letters.log if dead_letters else []
-    store = FakeStore(log, store_failures, stop if stop_on_failure else None)
+    log = dead_letters.log if dead_letters else store.log if store else []
+    store = store or FakeStore(log)
+    if stop_on_failure:
+        store.stop_on_failure = stop
+    consumer = FakeKafka(logs, stop, log, **kafka)
     registry = CollectorRegistry()
     loop = ConsumerLoop(
-        FakeConsumer(batches, stop, log),
+        consumer,
         store,  # type: ignore[arg-type]
         ConsumerMetrics(registry),
         batch_max=500,
@@ -120,28 +189,22 @@ def run(
         dead_letters=dead_letters,  # type: ignore[arg-type]
     )
     loop.run()
-    return log, store, generate_latest(registry).decode()
+    return log, store, generate_latest(registry).decode(), consumer
 
 
 def test_offsets_are_committed_only_after_the_batch_is_applied() -> None:
-    log, store, _ = run([[Record(sale(1).to_json()), Record(sale(2).to_json(), offset=1)]])
+    log, store, _, _ = run({P0: [sale(1), sale(2)]})
     assert log == ["poll", "apply", "commit", "tick", "final commit"]  # an idle poll closes the throughput second
     assert store.applied == [["id-1", "id-2"]]
+    assert store.offsets == {"sales-topic/0": 1}
 
 
 def test_a_record_that_is_not_a_sale_is_kept_as_a_dead_letter_before_the_commit() -> None:
     dead_letters = FakeDeadLetters([])
-    batch = [Record(b"{oops"), Record(sale(3).to_json(), offset=1), Record(b'{"id": 1}', offset=2), Record(None, 3)]
-    log, store, metrics = run([batch], dead_letters=dead_letters)
+    log, store, metrics, _ = run({P0: [b"{oops", sale(3), b'{"id": 1}', None]}, dead_letters=dead_letters)
     assert store.applied == [["id-3"]]
-    assert log == [
-        "poll",
-        "keep",
-        "apply",
-        "commit",
-        "tick",
-        "final commit",
-    ]  # an idle poll closes the throughput second
+    assert store.offsets == {"sales-topic/0": 3}  # every record of the batch is behind the partition now
+    assert log == ["poll", "apply", "keep", "commit", "tick", "final commit"]
     assert [value for value, _ in dead_letters.kept] == [b"{oops", b'{"id": 1}', None]
     assert all(error for _, error in dead_letters.kept)
     assert 'bf_consumer_records_total{outcome="invalid"} 3.0' in metrics
@@ -150,34 +213,112 @@ def test_a_record_that_is_not_a_sale_is_kept_as_a_dead_letter_before_the_commit(
 
 def test_the_batch_waits_while_the_dead_letter_topic_fails() -> None:
     dead_letters = FakeDeadLetters([], failures=2)
-    log, store, metrics = run([[Record(b"{oops"), Record(sale(4).to_json(), offset=1)]], dead_letters=dead_letters)
-    assert log == ["poll", "keep", "apply", "commit", "tick", "final commit"]
+    log, store, metrics, _ = run({P0: [b"{oops", sale(4)]}, dead_letters=dead_letters)
+    assert log == ["poll", "apply", "keep", "commit", "tick", "final commit"]
     assert "bf_consumer_dead_letter_errors_total 2.0" in metrics
     assert store.applied == [["id-4"]]
 
 
 def test_without_a_dead_letter_topic_poison_is_logged_counted_and_skipped() -> None:
-    log, store, metrics = run([[Record(b"{oops"), Record(sale(3).to_json(), offset=1)]])
+    log, store, metrics, _ = run({P0: [b"{oops", sale(3)]})
     assert store.applied == [["id-3"]]
     assert log == ["poll", "apply", "commit", "tick", "final commit"]
     assert 'bf_consumer_records_total{outcome="invalid"} 1.0' in metrics
 
 
 def test_valkey_errors_are_retried_before_committing() -> None:
-    log, _, metrics = run([[Record(sale(1).to_json())]], store_failures=2)
-    assert log == ["poll", "apply", "commit", "tick", "final commit"]  # an idle poll closes the throughput second
+    store = FakeStore([], failures=[valkey.ConnectionError("Valkey down")] * 2)
+    log, _, metrics, _ = run({P0: [sale(1)]}, store=store)
+    assert log == ["poll", "apply", "commit", "tick", "final commit"]
     assert "bf_consumer_valkey_errors_total 2.0" in metrics
 
 
+def test_a_full_valkey_makes_the_batch_wait_and_says_so() -> None:
+    """At maxmemory Valkey refuses the script (OOM): the batch waits uncommitted, the gauge says why."""
+    full = valkey.exceptions.OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'.")
+    store = FakeStore([], failures=[full])
+    stop = threading.Event()
+    registry = CollectorRegistry()
+    metrics = ConsumerMetrics(registry)
+    seen: list[float] = []
+    original = store.apply
+
+    def watching(batch: Sequence[PartitionBatch]) -> Applied:
+        seen.append(registry.get_sample_value("bf_consumer_store_full") or 0.0)
+        return original(batch)
+
+    store.apply = watching  # type: ignore[method-assign]
+    loop = ConsumerLoop(
+        FakeKafka({P0: [sale(1)]}, stop, store.log),
+        store,  # type: ignore[arg-type]
+        metrics,
+        batch_max=500,
+        poll_timeout_ms=10,
+        stop=stop,
+    )
+    loop.run()
+    assert seen == [0.0, 1.0]  # refused once: full while it waited; applied on the next attempt
+    assert registry.get_sample_value("bf_consumer_store_full") == 0.0
+    assert store.applied == [["id-1"]]
+    assert store.log == ["poll", "apply", "commit", "tick", "final commit"]
+
+
 def test_stopping_while_valkey_fails_leaves_the_batch_uncommitted() -> None:
-    log, store, _ = run([[Record(sale(1).to_json())]], store_failures=5, stop_on_failure=True)
+    store = FakeStore([], failures=[valkey.ConnectionError("Valkey down")] * 5)
+    log, store, _, _ = run({P0: [sale(1)]}, store=store, stop_on_failure=True)
     assert log == ["poll"]
     assert store.applied == []
 
 
+def test_records_delivered_again_are_skipped() -> None:
+    """Kafka delivers again what was applied (a crash before the commit, a rebalance, a rewind)."""
+    store = FakeStore([], offsets={"sales-topic/0": 1})
+    _log, store, metrics, kafka = run({P0: [sale(1), sale(2), sale(3)]}, store=store)
+    assert store.applied == [["id-3"]]
+    assert 'bf_consumer_records_total{outcome="duplicate"} 2.0' in metrics
+    assert kafka.seeks == []  # the log ends after the applied offset: nothing to forget
+
+
+def test_a_gap_reads_the_partition_again_from_the_applied_offset() -> None:
+    """A failover to a replica that missed the last batches: the consumer's position (Kafka's committed
+    offset) is past Valkey's applied offset. Nothing is applied from there; the partition is read again."""
+    stop = threading.Event()
+    store = FakeStore([], offsets={"sales-topic/0": 1})
+    kafka = FakeKafka({P0: [sale(i) for i in range(6)]}, stop, store.log)
+    kafka.position[P0] = 4  # Kafka's committed offset: past what the (failed-over) store has
+    registry = CollectorRegistry()
+    ConsumerLoop(kafka, store, ConsumerMetrics(registry), batch_max=500, poll_timeout_ms=10, stop=stop).run()  # type: ignore[arg-type]
+    assert kafka.seeks == [(0, 2)]
+    assert store.log[:4] == ["poll", "gap", "poll", "apply"]
+    assert store.applied == [["id-2", "id-3", "id-4", "id-5"]]  # 2 and 3 again, each once
+    assert registry.get_sample_value("bf_consumer_rereads_total") == 1.0
+
+
+def test_a_gap_kafka_no_longer_holds_is_accepted_and_counted_as_expired() -> None:
+    """Read again from the applied offset, Kafka gives later records: retention removed the ones between."""
+    stop = threading.Event()
+    store = FakeStore([], offsets={"sales-topic/0": 1})
+    kafka = FakeKafka({P0: [sale(i) for i in range(5, 8)]}, stop, store.log, start={P0: 5})
+    registry = CollectorRegistry()
+    ConsumerLoop(kafka, store, ConsumerMetrics(registry), batch_max=500, poll_timeout_ms=10, stop=stop).run()  # type: ignore[arg-type]
+    assert kafka.seeks == [(0, 2)]
+    assert store.applied == [["id-5", "id-6", "id-7"]]
+    assert registry.get_sample_value("bf_consumer_records_expired_total") == 3.0  # offsets 2, 3, 4
+
+
+def test_a_log_made_again_behind_the_store_is_counted_from_its_start() -> None:
+    """The topic deleted and created again: its offsets start at 0, below the store's applied offset."""
+    store = FakeStore([], offsets={"sales-topic/0": 500})
+    _log, store, metrics, kafka = run({P0: [sale(1), sale(2)]}, store=store)
+    assert kafka.seeks == [(0, 0)]
+    assert store.applied == [[], ["id-1", "id-2"]]
+    assert store.offsets == {"sales-topic/0": 1}
+    assert "bf_consumer_logs_recreated_total 1.0" in metrics
+
+
 def test_the_loop_outlives_kafka_being_away_and_consumes_when_it_is_back() -> None:
     refused = KafkaConnectionError("111 ECONNREFUSED")
-    log, store, metrics = run([refused, refused, [Record(sale(1).to_json())]])
+    log, store, metrics, _ = run({P0: [sale(1)]}, failures=[refused, refused])
     assert log == ["poll failed", "poll failed", "poll", "apply", "commit", "tick", "final commit"]
     assert store.applied == [["id-1"]]
     assert "bf_consumer_kafka_errors_total 2.0" in metrics
@@ -185,4 +326,4 @@ def test_the_loop_outlives_kafka_being_away_and_consumes_when_it_is_back() -> No
 
 def test_a_kafka_error_that_retrying_cannot_fix_stops_the_loop() -> None:
     with pytest.raises(TopicAuthorizationFailedError):
-        run([TopicAuthorizationFailedError("not allowed to read sales-topic")])
+        run({P0: [sale(1)]}, failures=[TopicAuthorizationFailedError("not allowed to read sales-topic")])

@@ -1,34 +1,49 @@
--- apply.lua: applies one batch of sales to the dashboard's aggregates, atomically, each sale id once.
+-- apply.lua: applies one batch of Kafka records to the dashboard's aggregates, atomically, each record once.
 --
 -- Called by blackfriday.consumer.store.Store, which passes the key names of blackfriday.keys as KEYS and
 -- the batch as ARGV (docs/valkey-keys.md describes every key). Valkey runs a script atomically, so several
 -- consumers can apply batches at the same time and every aggregate stays exact: there is no
 -- read-then-write race between them (the seed's GET-then-SET of the max/min price had one).
--- With an empty batch the script only moves the throughput clock (the consumer's idle tick).
+--
+-- Exactly once: the applied offset of each partition is kept in the same hash the script updates in the
+-- same call as the aggregates (offsets kept with the data, as Kafka Connect's exactly-once sinks do).
+-- A record at or below its partition's applied offset was applied before (Kafka delivered it again after
+-- a crash, a rebalance, a rewind): it is skipped. The pipeline never writes a sale to Kafka twice, so one
+-- record is one sale, and the memory this takes is one field per partition, whatever the number of sales.
+--
+-- Per partition in the batch the caller passes the offset of its first record, the last record's offset
+-- and whether a gap is accepted. first > applied + 1 is a gap: records the store should have are missing
+-- from it (its primary was lost before its replica had the last batches). Nothing is applied and the gaps
+-- are returned: the consumer reads those partitions again from applied + 1. A gap is accepted only when
+-- Kafka no longer has the records in between (read from applied + 1, Kafka gave later ones: retention
+-- removed them). A log made again behind the store (the topic deleted and created again) is found by the
+-- consumer when it is assigned the partition (Store.forget_beyond).
+-- With no partition in the batch the script only moves the throughput clock (the consumer's idle tick).
 --
 -- KEYS  the global keys, in the order of GLOBAL_KEYS below, then for each category (in category number
 --       order) its three keys, in the order of CATEGORY_KEYS below.
--- ARGV  1 dedup key prefix   2 dedup bucket (ms)   3 dedup ttl (s)   4 price history cap
---       5 throughput history cap (s)   6 N, the number of categories   7 .. 6+N the category names
---       then six fields per sale: id, accepted_at_ms, category number (1..N), product id, price cents,
---       quantity
--- Returns {applied, duplicates}.
+-- ARGV  1 price history cap   2 throughput history cap (s)   3 N, the number of categories
+--       4 .. 3+N the category names   4+N P, the number of partitions in the batch
+--       then four fields per partition: name (topic/partition), first offset, last offset, gap accepted
+--       (0/1); then seven fields per sale: partition index (1..P), offset, id, category number (1..N),
+--       product id, price cents, quantity
+-- Returns {applied, skipped, gaps}: gaps is a flat list of partition name, applied offset.
 
 local GLOBAL_KEYS = {
   'sales_total', 'price_max', 'price_min', 'product_units',
   'category_sales', 'category_units', 'category_price_cents', 'category_avg_units', 'category_avg_price',
-  'throughput', 'throughput_clock',
+  'throughput', 'throughput_clock', 'applied',
 }
 local CATEGORY_KEYS = {'tracked', 'prices', 'products'}
 
-local dedup_prefix = ARGV[1]
-local dedup_bucket_ms = tonumber(ARGV[2])
-local dedup_ttl = tonumber(ARGV[3])
-local price_history_cap = tonumber(ARGV[4])
-local throughput_cap = tonumber(ARGV[5])
-local category_count = tonumber(ARGV[6])
-local FIRST_SALE_ARG = 7 + category_count
-local SALE_FIELDS = 6
+local price_history_cap = tonumber(ARGV[1])
+local throughput_cap = tonumber(ARGV[2])
+local category_count = tonumber(ARGV[3])
+local partition_count = tonumber(ARGV[4 + category_count])
+local FIRST_PARTITION_ARG = 5 + category_count
+local PARTITION_FIELDS = 4
+local FIRST_SALE_ARG = FIRST_PARTITION_ARG + partition_count * PARTITION_FIELDS
+local SALE_FIELDS = 7
 
 if #KEYS ~= #GLOBAL_KEYS + category_count * #CATEGORY_KEYS then
   return redis.error_reply('apply.lua: expected ' .. (#GLOBAL_KEYS + category_count * #CATEGORY_KEYS)
@@ -42,8 +57,25 @@ for i, name in ipairs(GLOBAL_KEYS) do key[name] = KEYS[i] end
 local category = {}
 for number = 1, category_count do
   local first = #GLOBAL_KEYS + (number - 1) * #CATEGORY_KEYS
-  category[number] = {name = ARGV[6 + number]}
+  category[number] = {name = ARGV[3 + number]}
   for i, name in ipairs(CATEGORY_KEYS) do category[number][name] = KEYS[first + i] end
+end
+
+-- 0. Each partition's applied offset (-1: none yet), and the gaps: with one, nothing is applied.
+local partition = {}
+local gaps = {}
+for index = 1, partition_count do
+  local at = FIRST_PARTITION_ARG + (index - 1) * PARTITION_FIELDS
+  local p = {name = ARGV[at], first = tonumber(ARGV[at + 1]), last = tonumber(ARGV[at + 2])}
+  p.applied = tonumber(redis.call('HGET', key.applied, p.name) or '-1')
+  if p.first > p.applied + 1 and ARGV[at + 3] ~= '1' then
+    table.insert(gaps, p.name)
+    table.insert(gaps, p.applied)
+  end
+  partition[index] = p
+end
+if #gaps > 0 then
+  return {0, 0, gaps}
 end
 
 -- Prices are whole cents everywhere. Valkey's Lua numbers are doubles, exact for integers far beyond
@@ -60,31 +92,23 @@ local function cents_of(text)
   return tonumber(units) * 100 + tonumber(cents)
 end
 
--- 1. Skip the sales applied before; sum up the new ones per category and per product.
-local applied, duplicates = 0, 0
+-- 1. Skip the records applied before; sum up the new sales per category and per product.
+local applied, skipped = 0, 0
 local sales_of, units_of, cents_of_category, units_by_product = {}, {}, {}, {}
 local units_by_category_product = {}
 local batch_max_cents, batch_min_cents = nil, nil
-local expiry_set = {}      -- dedup keys whose expiry this call has set already
 local tracked_product = {} -- category number -> its tracked product (false: none yet), read once per call
 
 for first = FIRST_SALE_ARG, #ARGV, SALE_FIELDS do
-  local id = ARGV[first]
-  local accepted_at_ms = tonumber(ARGV[first + 1])
-  local number = tonumber(ARGV[first + 2])
-  local product = ARGV[first + 3]
-  local cents = tonumber(ARGV[first + 4])
-  local quantity = tonumber(ARGV[first + 5])
+  local p = partition[tonumber(ARGV[first])]
+  local offset = tonumber(ARGV[first + 1])
+  local id = ARGV[first + 2]
+  local number = tonumber(ARGV[first + 3])
+  local product = ARGV[first + 4]
+  local cents = tonumber(ARGV[first + 5])
+  local quantity = tonumber(ARGV[first + 6])
 
-  -- A sale's id is remembered in the set of the hour it was accepted in; the set expires dedup_ttl after
-  -- that hour, so memory stays bounded while a redelivery within the window is still recognised.
-  local bucket = math.floor(accepted_at_ms / dedup_bucket_ms)
-  local dedup_key = dedup_prefix .. string.format('%d', bucket)
-  if redis.call('SADD', dedup_key, id) == 1 then
-    if not expiry_set[dedup_key] then
-      redis.call('EXPIREAT', dedup_key, string.format('%d', (bucket + 1) * dedup_bucket_ms / 1000 + dedup_ttl))
-      expiry_set[dedup_key] = true
-    end
+  if offset > p.applied then
     applied = applied + 1
     sales_of[number] = (sales_of[number] or 0) + 1
     units_of[number] = (units_of[number] or 0) + quantity
@@ -109,7 +133,15 @@ for first = FIRST_SALE_ARG, #ARGV, SALE_FIELDS do
       redis.call('XADD', c.prices, 'MAXLEN', price_history_cap, '*', 'precio', money(cents), 'sale_id', id)
     end
   else
-    duplicates = duplicates + 1
+    skipped = skipped + 1
+  end
+end
+
+-- Every record of the batch is now applied, the ones that are not sales (kept on the dead-letter topic)
+-- included: each partition's applied offset moves to its last record.
+for _, p in ipairs(partition) do
+  if p.last > p.applied then
+    redis.call('HSET', key.applied, p.name, string.format('%d', p.last))
   end
 end
 
@@ -181,4 +213,4 @@ else
   redis.call('HSET', key.throughput_clock, 'second', now, 'sales', applied, 'owes_zero', owes_zero and 1 or 0)
 end
 
-return {applied, duplicates}
+return {applied, skipped, {}}

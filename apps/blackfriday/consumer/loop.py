@@ -1,13 +1,20 @@
 """The consumer loop: poll a batch, apply it to Valkey in one script call, then commit its offsets.
 
-Offsets are committed only after the batch's effect is in Valkey. A crash between the two makes Kafka
-deliver the batch again; the script skips every sale whose id it has applied before, so each sale counts
-exactly once. A record that is not a valid sale is logged, counted and copied to the dead-letter topic
-before the commit (it cannot block its partition, and is kept for inspection). While Valkey or the
-dead-letter topic fails, the batch is retried with backoff and stays uncommitted. While Kafka is away (a
-poll that fails with a retriable error), the loop backs off and polls again: the process stays up and
-rejoins its group when the broker is back; only a non-retriable error (no authorisation, say) stops it.
-SIGTERM only asks the loop to stop: the batch in hand is finished and committed first.
+Each partition's applied offset is kept in Valkey with the aggregates, updated by the same script call
+(consumer/apply.lua): records at or below it are skipped, so a batch Kafka delivers again (a crash between
+the script and the commit, a rebalance, a rewind) counts once. Valkey, not Kafka's committed offsets, says
+what was applied: when the store lacks records the consumer already read (a Valkey primary lost before its
+replica had the last batches), the script applies nothing and names the gap, and the loop reads those
+partitions again from Kafka. A partition whose log now ends at or below its applied offset was made again
+(the topic deleted and created): its applied offset is forgotten and its records count.
+
+A record that is not a valid sale is logged, counted and copied to the dead-letter topic before the commit
+(it cannot block its partition, and is kept for inspection). While Valkey or the dead-letter topic fails
+(Valkey full at its maxmemory included), the batch is retried with backoff and stays uncommitted: nothing
+is lost. While Kafka is away (a poll that fails with a retriable error), the loop backs off and polls again:
+the process stays up and rejoins its group when the broker is back; only a non-retriable error (no
+authorisation, say) stops it. SIGTERM only asks the loop to stop: the batch in hand is finished and
+committed first.
 """
 
 from __future__ import annotations
@@ -15,21 +22,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import valkey
 from kafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from blackfriday.consumer.dead_letters import DeadLetters, Poison
-from blackfriday.consumer.store import Store
+from blackfriday.consumer.store import Applied, PartitionBatch, Record, Store, partition_name
 from blackfriday.metrics import batch_sizes, latency
 from blackfriday.readiness import Heartbeat
-from blackfriday.sale import Sale, sale_from_json
+from blackfriday.sale import sale_from_json
+
+#: How often, at most, a partition's log end is checked when records at or below its applied offset arrive.
+LOG_END_CHECK_SECONDS = 10.0
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class ConsumerMetrics:
@@ -51,6 +63,26 @@ class ConsumerMetrics:
         )
         self.kafka_errors = Counter(
             "bf_consumer_kafka_errors", "Polls that failed with a retriable Kafka error", registry=registry
+        )
+        self.store_full = Gauge(
+            "bf_consumer_store_full",
+            "1 while Valkey refuses writes for being at its maxmemory (the batch waits; nothing is lost)",
+            registry=registry,
+        )
+        self.rereads = Counter(
+            "bf_consumer_rereads",
+            "Partitions read again from Kafka because Valkey lacked records already read (a failover)",
+            registry=registry,
+        )
+        self.expired = Counter(
+            "bf_consumer_records_expired",
+            "Records Valkey never had that Kafka no longer holds (retention removed them): lost to the figures",
+            registry=registry,
+        )
+        self.logs_recreated = Counter(
+            "bf_consumer_logs_recreated",
+            "Partitions whose log ended below their applied offset (the topic made again): offset forgotten",
+            registry=registry,
         )
         self.commit_errors = Counter(
             "bf_consumer_commit_errors",
@@ -81,6 +113,10 @@ class ConsumerLoop:
         self._dead_letters = dead_letters
         #: Beats at every turn of the loop, for the liveness probe.
         self.heartbeat = heartbeat or Heartbeat()
+        #: Partitions read again from their applied offset + 1 after a gap: the offset read from.
+        self._reread: dict[Any, int] = {}
+        #: When each partition's log end was last checked.
+        self._log_end_checked: dict[Any, float] = {}
 
     def run(self) -> None:
         backoff = _Backoff()
@@ -97,80 +133,159 @@ class ConsumerLoop:
                 self._stop.wait(delay)
                 continue
             backoff.reset()
-            records = [record for batch in polled.values() for record in batch]
-            if not records:
+            polled = {tp: batch for tp, batch in polled.items() if batch}
+            if not polled:
                 self._tick()
                 continue
-            self._metrics.batch_size.observe(len(records))
-            sales, poison = self._decode(records)
-            if poison and not self._retry(partial(self._keep, poison), "copy records to the dead-letter topic"):
+            self._metrics.batch_size.observe(sum(len(batch) for batch in polled.values()))
+            batch, poison = self._decode(polled)
+            result = self._retry(partial(self._apply, batch), "apply the batch to Valkey")
+            if result is None:
                 return  # asked to stop while it was failing: leave the batch uncommitted
-            if sales and not self._retry(partial(self._apply, sales), "apply the batch to Valkey"):
+            if result.gaps:
+                self._read_again(polled, result.gaps)
+                continue
+            for tp in polled:
+                self._reread.pop(tp, None)
+            if poison and self._retry(partial(self._keep, poison), "copy records to the dead-letter topic") is None:
                 return
+            if result.skipped:
+                self._check_log_ends(polled)
             self._commit()
             self._update_lag(polled)
         self._final_commit()
         log.info("consumer loop stopped")
 
-    def _decode(self, records: list[Any]) -> tuple[list[Sale], list[Poison]]:
-        sales: list[Sale] = []
+    def _decode(self, polled: dict[Any, list[Any]]) -> tuple[list[PartitionBatch], list[Poison]]:
+        batch: list[PartitionBatch] = []
         poison: list[Poison] = []
-        for record in records:
-            try:
-                if not isinstance(record.value, bytes):
-                    raise ValueError("no value (a tombstone)")
-                sales.append(sale_from_json(record.value))
-            except ValueError as exc:  # UnicodeDecodeError and InvalidSale included
-                self._metrics.records.labels("invalid").inc()
+        for tp, records in polled.items():
+            part = PartitionBatch(partition_name(tp.topic, tp.partition), records[0].offset, records[-1].offset)
+            reread_from = self._reread.get(tp)
+            if reread_from is not None and part.first > reread_from:
+                # Read again from the record after Valkey's applied offset, Kafka gave later ones: it no
+                # longer has those in between. They can never be counted; go on from here.
+                part.gap_accepted = True
+                self._metrics.expired.inc(part.first - reread_from)
                 log.error(
-                    "a record that is not a valid sale: keeping it on the dead-letter topic",
-                    extra={"partition": record.partition, "offset": record.offset, "error": str(exc)[:300]},
+                    "records Valkey never had are gone from Kafka (retention): they are missing from the figures",
+                    extra={"partition": part.name, "from_offset": reread_from, "to_offset": part.first - 1},
                 )
-                poison.append(Poison(record, str(exc)[:1000]))
-        return sales, poison
+            for record in records:
+                try:
+                    if not isinstance(record.value, bytes):
+                        raise ValueError("no value (a tombstone)")
+                    part.sales.append(Record(record.offset, sale_from_json(record.value)))
+                except ValueError as exc:  # UnicodeDecodeError and InvalidSale included
+                    self._metrics.records.labels("invalid").inc()
+                    log.error(
+                        "a record that is not a valid sale: keeping it on the dead-letter topic",
+                        extra={"partition": record.partition, "offset": record.offset, "error": str(exc)[:300]},
+                    )
+                    poison.append(Poison(record, str(exc)[:1000]))
+            batch.append(part)
+        return batch, poison
 
-    def _retry(self, action: Callable[[], None], what: str) -> bool:
-        """Run ``action`` until it succeeds (True), backing off up to 5 s; False when asked to stop first."""
+    def _read_again(self, polled: dict[Any, list[Any]], gaps: Mapping[str, int]) -> None:
+        """Valkey lacks records before this batch: read each gap's partition again from the record after its
+        applied offset, and the batch's other partitions from their first record (nothing was applied)."""
+        for tp, records in polled.items():
+            applied = gaps.get(partition_name(tp.topic, tp.partition))
+            if applied is None:
+                self._consumer.seek(tp, records[0].offset)
+                continue
+            self._metrics.rereads.inc()
+            log.warning(
+                "Valkey lacks records this consumer read (a primary lost before its replica had them?): "
+                "reading them again from Kafka",
+                extra={"partition": f"{tp.topic}/{tp.partition}", "applied": applied, "batch_from": records[0].offset},
+            )
+            self._reread[tp] = applied + 1
+            self._consumer.seek(tp, applied + 1)
+
+    def _check_log_ends(self, polled: dict[Any, list[Any]]) -> None:
+        """Records at or below their partition's applied offset came: Kafka delivered them again, or the log
+        was made again behind the store. Asks Kafka where each log ends (each partition at most every
+        LOG_END_CHECK_SECONDS); a log ending at or below the applied offset is new: its offset is forgotten,
+        and the partition read again from this batch's first record."""
+        now = time.monotonic()
+        due = [tp for tp in polled if now - self._log_end_checked.get(tp, 0.0) >= LOG_END_CHECK_SECONDS]
+        if not due:
+            return
+        for tp in due:
+            self._log_end_checked[tp] = now
+        try:
+            ends = self._consumer.end_offsets(due)
+            forgotten = self._store.forget_beyond({partition_name(tp.topic, tp.partition): ends[tp] for tp in due})
+        except (KafkaError, valkey.ValkeyError) as exc:
+            log.warning("cannot check where the logs end", extra={"error": str(exc)[:300]})
+            return
+        for tp in due:
+            applied = forgotten.get(partition_name(tp.topic, tp.partition))
+            if applied is not None:
+                self._metrics.logs_recreated.inc()
+                log.error(
+                    "the partition's log ends below its applied offset (the topic was made again): counting "
+                    "its records from the start",
+                    extra={"partition": f"{tp.topic}/{tp.partition}", "applied": applied, "log_end": ends[tp]},
+                )
+                self._consumer.seek(tp, polled[tp][0].offset)
+
+    def _retry(self, action: Callable[[], T], what: str) -> T | None:
+        """Run ``action`` until it succeeds (its result), backing off up to 5 s; None when asked to stop
+        first. Valkey at its maxmemory refuses the script (OOM): the batch waits, counted and logged."""
         backoff = _Backoff()
         while True:
             try:
-                action()
+                result = action()
             except (valkey.ValkeyError, KafkaError) as exc:
+                full = isinstance(exc, valkey.exceptions.OutOfMemoryError)
+                self._metrics.store_full.set(1 if full else 0)
                 delay = backoff.next()
-                log.warning(f"cannot {what}, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
+                if full:
+                    log.error(
+                        "Valkey is full (its maxmemory): the batch waits, nothing is lost; free memory or raise "
+                        "valkey.maxmemory",
+                        extra={"retry_in": delay},
+                    )
+                else:
+                    log.warning(f"cannot {what}, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
                 if self._stop.wait(delay):
-                    return False
+                    return None
                 self.heartbeat.beat()
             else:
-                return True
+                self._metrics.store_full.set(0)
+                return result
 
-    def _keep(self, poison: list[Poison]) -> None:
+    def _keep(self, poison: list[Poison]) -> bool:
         if self._dead_letters is None:
-            return  # no dead-letter topic configured: the records are only logged and counted
+            return True  # no dead-letter topic configured: the records are only logged and counted
         try:
             self._dead_letters.keep(poison)
         except KafkaError:
             self._metrics.dead_letter_errors.inc()
             raise
         self._metrics.dead_letters.inc(len(poison))
+        return True
 
-    def _apply(self, sales: list[Sale]) -> None:
+    def _apply(self, batch: list[PartitionBatch]) -> Applied:
         started = time.perf_counter()
         try:
-            result = self._store.apply(sales)
+            result = self._store.apply(batch)
         except valkey.ValkeyError:
             self._metrics.valkey_errors.inc()
             raise
         self._metrics.apply_seconds.observe(time.perf_counter() - started)
         self._metrics.records.labels("applied").inc(result.applied)
-        self._metrics.records.labels("duplicate").inc(result.duplicates)
-        if result.duplicates:
-            log.info("skipped redelivered sales", extra={"duplicates": result.duplicates})
+        self._metrics.records.labels("duplicate").inc(result.skipped)
+        if result.skipped:
+            log.info("skipped records applied before", extra={"skipped": result.skipped})
+        return result
 
     def _commit(self) -> None:
         """Commit the batch's offsets without waiting for the broker's answer: the next poll overlaps it. A
-        commit lost with a crash only makes Kafka deliver the batch again, and its sales are skipped (the
-        script remembers their ids). The loop's last commit, at its end, waits."""
+        commit lost with a crash only makes Kafka deliver the batch again, and its records are skipped (at or
+        below their partition's applied offset). The loop's last commit, at its end, waits."""
         self._consumer.commit_async(callback=self._committed)
 
     def _committed(self, offsets: Any, result: Any) -> None:

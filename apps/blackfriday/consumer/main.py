@@ -130,11 +130,7 @@ async def serve(settings: ConsumerSettings, stop: asyncio.Event) -> None:
     client = connect(settings.valkey_addr, settings.valkey_password, settings.valkey_db)
     store = Store(
         client,
-        StoreOptions(
-            dedup_ttl_seconds=settings.dedup_ttl_seconds,
-            price_history_cap=settings.price_history_cap,
-            throughput_cap=settings.throughput_cap,
-        ),
+        StoreOptions(price_history_cap=settings.price_history_cap, throughput_cap=settings.throughput_cap),
     )
     probes = Probes(settings, store)
     ops = OpsServer(settings.metrics_host, settings.metrics_port, registry, probes.live, probes.ready).start()
