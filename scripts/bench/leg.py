@@ -38,7 +38,7 @@ async def run(kind: str, address: str, seconds: float, concurrency: int, size: i
             await stub.ProcesarVentas(request, timeout=10)
 
     else:
-        client = BridgeClient(f"http://{address}", pool_size=concurrency, connect_timeout=2)
+        client = BridgeClient(f"http://{address}", pool_size=concurrency, connect_timeout=2, idle_seconds=1)
 
         async def call() -> None:
             body = json.dumps({"sales": [s.to_wire() for s in batch(size)]}).encode()
