@@ -152,14 +152,15 @@ def read_figures(client: valkey.Valkey, focus: Category) -> Figures:
 def main(argv: Sequence[str] | None = None) -> int:
     """bf-report: print the dashboard's figures as JSON.
 
-    Settings: VALKEY_ADDR, VALKEY_PASSWORD, VALKEY_DB, FOCUS_CATEGORY.
+    Settings: VALKEY_ADDR (host:port, or sentinel://host:port,.../<primary name>), VALKEY_PASSWORD,
+    VALKEY_DB, FOCUS_CATEGORY.
     """
     parser = argparse.ArgumentParser(prog="bf-report", description=main.__doc__)
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
     args = parser.parse_args(argv)
     env = Env(os.environ)
     try:
-        addr = env.hostport("VALKEY_ADDR", "localhost:6379")
+        addr = env.valkey("VALKEY_ADDR", "localhost:6379")
         focus = env.category("FOCUS_CATEGORY", Category.Belleza)
         db = env.integer("VALKEY_DB", 0, minimum=0)
     except SettingsError as exc:

@@ -34,6 +34,7 @@ Kind = Literal[
     "port",
     "hostport",
     "hostports",
+    "valkey",
     "url",
     "target",
     "category",
@@ -112,6 +113,20 @@ def hostport(name: str, default: str, doc: str) -> Any:
 
 def hostports(name: str, default: str, doc: str) -> Any:
     return _declare(Spec(name, "hostports", default, doc, wired=True))
+
+
+def valkey_addr() -> Any:
+    """Where the Valkey primary is: every client of it (consumer, report, helm test) reads this."""
+    return _declare(
+        Spec(
+            "VALKEY_ADDR",
+            "valkey",
+            "localhost:6379",
+            "the Valkey primary: host:port, or sentinel://host:port[,host:port...]/<primary name> to ask Sentinel "
+            "which server is the primary (and again after a failover)",
+            wired=True,
+        )
+    )
 
 
 def url(name: str, default: str, doc: str) -> Any:
@@ -254,6 +269,10 @@ class Env:
         result: str = self.read(Spec(name, "hostport", default, ""))
         return result
 
+    def valkey(self, name: str, default: str) -> str:
+        result: str = self.read(Spec(name, "valkey", default, ""))
+        return result
+
     def category(self, name: str, default: Category) -> Category:
         result: Category = self.read(Spec(name, "category", default, ""))
         return result
@@ -294,6 +313,22 @@ def _hostports(name: str, value: str) -> list[str]:
     return items
 
 
+def _valkey(name: str, value: str) -> str:
+    """host:port, or sentinel://host:port[,host:port...]/<primary name> (the primary found through Sentinel)."""
+    if value.startswith("sentinel://"):
+        sentinels, slash, primary = value.removeprefix("sentinel://").partition("/")
+        if not slash or not re.fullmatch(r"[A-Za-z0-9_.-]+", primary):
+            raise SettingsError(f"{name}: expected sentinel://host:port[,host:port...]/<primary name>, got {value!r}")
+        _hostports(name, sentinels)
+        return value
+    try:
+        return _hostport(name, value)
+    except SettingsError:
+        raise SettingsError(
+            f"{name}: expected host:port or sentinel://host:port[,host:port...]/<primary name>, got {value!r}"
+        ) from None
+
+
 def _url(name: str, value: str) -> str:
     value = value.rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):
@@ -327,6 +362,7 @@ _PARSERS: Final[dict[str, Any]] = {
     "port": _integer,
     "number": _number,
     "hostport": _hostport,
+    "valkey": _valkey,
     "hostports": lambda name, value: value,  # split and checked by Env.read, for the default too
     "url": _url,
     "target": _target,

@@ -86,6 +86,29 @@ pytestmark = pytest.mark.chart
             ["--set", "ingress.enabled=true", "--set", "api.enabled=false"],
             "ingress.enabled routes /purchase to the api: api.enabled must be true",
         ),
+        (
+            ["--set", "global.valkey.sentinel.enabled=true", "--set", "valkey.replicas=0"],
+            "global.valkey.sentinel.enabled: Sentinel needs a replica to promote",
+        ),
+        (
+            [
+                "--set",
+                "global.valkey.sentinel.enabled=true",
+                "--set",
+                "valkey.replicas=1",
+                "--set",
+                "valkey.sentinel.quorum=3",
+            ],
+            "valkey.sentinel.quorum: 3 Sentinels must agree, but only 2 run",
+        ),
+        (
+            ["--set", "valkey.resources.limits.memory=null"],
+            "valkey.maxmemory: set it, or a memory limit (valkey.resources.limits.memory) to derive it from",
+        ),
+        (["--set", "valkey.maxmemory=1gb"], "at '/maxmemory'"),
+        (["--set", "valkey.maxmemoryPercent=99"], "at '/maxmemoryPercent': maximum: got 99, want 95"),
+        (["--set", "valkey.podAntiAffinity=always"], "at '/podAntiAffinity'"),
+        (["--set", "global.valkey.sentinel.primaryName=my primary"], "at '/global/valkey/sentinel/primaryName'"),
     ],
 )
 def test_bad_value_fails_the_render_with_a_readable_message(flags: list[str], message: str) -> None:

@@ -316,7 +316,12 @@ def test_valkey_primary_replicas_aof_and_password() -> None:
     assert statefulset["spec"]["replicas"] == 3
     config = rendered.get("ConfigMap", "bf-valkey")["data"]
     assert "appendonly yes" in config["valkey.conf"]
-    assert "replicaof bf-valkey-0.bf-valkey-headless.shop.svc.cluster.local 6379" in config["start.sh"]
+    assert config["node.sh"] == (ROOT / "charts/black-friday/charts/valkey/files/node.sh").read_text()
+    valkey = env_of(dict(rendered.containers())["bf-valkey/valkey"])
+    assert valkey["NODES"] == " ".join(
+        f"bf-valkey-{i}.bf-valkey-headless.shop.svc.cluster.local:6379:26379" for i in range(3)
+    )
+    assert valkey["SENTINEL"] == "0"  # node 0 is the primary
     secret = rendered.get("Secret", "bf-valkey")
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert {s["metadata"]["name"] for s in rendered.of_kind("Service")} >= {
@@ -333,6 +338,48 @@ def test_valkey_primary_replicas_aof_and_password() -> None:
     assert not [s for s in existing.of_kind("Secret") if s["metadata"]["name"] == "bf-valkey"]
     consumer = env_of(dict(existing.containers())["bf-consumer/consumer"])
     assert consumer["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "my-valkey", "key": "pw"}}
+
+
+def test_valkey_with_sentinel_is_found_through_the_sentinels_by_every_client() -> None:
+    rendered = render("--set", "valkey.replicas=2", "--set", "global.valkey.sentinel.enabled=true")
+    pod = rendered.get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == ["valkey", "sentinel"]
+    containers = dict(rendered.containers())
+    assert env_of(containers["bf-valkey/sentinel"])["SENTINEL_QUORUM"] == "2"
+    assert env_of(containers["bf-valkey/valkey"])["SENTINEL"] == "1"
+    address = "sentinel://bf-valkey-sentinel:26379/bf"
+    assert env_of(containers["bf-consumer/consumer"])["VALKEY_ADDR"] == address
+    assert f"--valkey={address}" in containers["bf-test-smoke/smoke"]["command"]
+    services = {s["metadata"]["name"] for s in rendered.of_kind("Service")}
+    assert "bf-valkey-sentinel" in services
+    assert "bf-valkey-primary" not in services  # any pod may be the primary: no Service can say which
+    datasources = yaml.safe_load(rendered.get("ConfigMap", "bf-grafana-provisioning")["data"]["datasources.yaml"])
+    valkey = datasources["datasources"][0]
+    assert valkey["url"] == "bf-valkey-sentinel:26379"
+    assert valkey["jsonData"]["client"] == "sentinel"
+    assert valkey["jsonData"]["sentinelName"] == "bf"
+    assert set(valkey["secureJsonData"]) == {"password", "sentinelPassword"}
+
+
+@pytest.mark.parametrize(
+    ("limit", "percent", "maxmemory"),
+    [("256Mi", "70", 187904819), ("1Gi", "80", 858993459)],
+)
+def test_valkey_maxmemory_is_a_share_of_its_memory_limit(limit: str, percent: str, maxmemory: int) -> None:
+    rendered = render("--set", f"valkey.resources.limits.memory={limit}", "--set", f"valkey.maxmemoryPercent={percent}")
+    assert f"maxmemory {maxmemory}\n" in rendered.get("ConfigMap", "bf-valkey")["data"]["valkey.conf"]
+    explicit = render("--set", "valkey.maxmemory=100Mi")
+    assert f"maxmemory {100 * 1024 * 1024}\n" in explicit.get("ConfigMap", "bf-valkey")["data"]["valkey.conf"]
+
+
+def test_valkey_pods_prefer_different_nodes() -> None:
+    pod = render().get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
+    preferred = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred[0]["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    hard = render("--set", "valkey.podAntiAffinity=hard").get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
+    assert "requiredDuringSchedulingIgnoredDuringExecution" in hard["affinity"]["podAntiAffinity"]
+    none = render("--set", "valkey.podAntiAffinity=none").get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
+    assert "affinity" not in none
 
 
 def test_grafana_credentials_datasource_and_service() -> None:

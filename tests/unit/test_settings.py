@@ -40,12 +40,22 @@ def test_a_category_setting_takes_a_name_or_a_number(value: str, expected: Categ
         ("BATCH_MAX", "lots"),
         ("LOG_LEVEL", "loud"),
         ("METRICS_PORT", "70000"),
-        ("DEDUP_TTL_SECONDS", "1"),
+        ("PRICE_HISTORY_CAP", "0"),
+        ("VALKEY_ADDR", "sentinel://s1:26379"),  # no primary name
+        ("VALKEY_ADDR", "sentinel://s1/bf"),
+        ("VALKEY_ADDR", "sentinel:///bf"),
     ],
 )
 def test_bad_consumer_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"^{variable}: "):
         ConsumerSettings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    "value", ["valkey:6379", "10.0.0.1:6379", "sentinel://s1:26379/bf", "sentinel://a:26379,b.ns.svc:26379/my-primary"]
+)
+def test_the_valkey_address_is_a_server_or_sentinels_and_a_primary_name(value: str) -> None:
+    assert ConsumerSettings.from_env({"VALKEY_ADDR": value}).valkey_addr == value
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ class ConsumerSettings(s.FromEnv):
         "where records that are not sales are kept for inspection; empty: <KAFKA_TOPIC>-dlq, - : nowhere",
         wired=True,
     )
-    valkey_addr: str = s.hostport("VALKEY_ADDR", "localhost:6379", "the Valkey primary")
+    valkey_addr: str = s.valkey_addr()
     valkey_password: str | None = s.secret("VALKEY_PASSWORD", "Valkey's password (none by default); never logged")
     valkey_db: int = s.integer("VALKEY_DB", 0, "Valkey database number", minimum=0, maximum=15)
     batch_max: int = s.integer(
@@ -36,9 +36,6 @@ class ConsumerSettings(s.FromEnv):
         "a consumer that stops heartbeating loses its partitions after this long",
         minimum=6000,
         maximum=300_000,
-    )
-    dedup_ttl_seconds: int = s.integer(
-        "DEDUP_TTL_SECONDS", 86_400, "how long sale ids are remembered after their hour (redelivery window)", minimum=60
     )
     price_history_cap: int = s.integer(
         "PRICE_HISTORY_CAP", 1000, "prices kept for each category's tracked product", minimum=1, maximum=1_000_000

@@ -92,6 +92,7 @@ def accepted(spec: Spec) -> str:
         "port": "a port 0-65535",
         "hostport": "`host:port`",
         "hostports": "`host:port,...`",
+        "valkey": "`host:port` or `sentinel://host:port,.../<name>`",
         "url": "an `http(s)://` URL",
         "target": "`host:port` or `dns:///host:port`",
         "category": "1-4 or a category name",

@@ -267,10 +267,24 @@ VALKEY: Final = chart_schema(
     {
         "image": image("the Valkey image"),
         "imagePullSecrets": PULL_SECRETS,
-        "replicas": integer(0, description="read replicas beside the primary, 0 or more"),
+        "replicas": integer(0, description="replicas beside the primary, 0 or more"),
+        "sentinel": obj(
+            {
+                "quorum": integer(1, description="Sentinels that must agree the primary is down"),
+                "downAfterMilliseconds": integer(100),
+                "failoverTimeoutMilliseconds": integer(1000),
+                "resources": RESOURCES,
+            }
+        ),
         "persistence": PERSISTENCE,
         "appendfsync": {"enum": ["always", "everysec", "no"]},
-        "maxmemory": string(pattern=r"^$|^[0-9]+(kb|mb|gb|KB|MB|GB)?$"),
+        "maxmemory": {
+            "type": "string",
+            "pattern": f"^$|{QUANTITY_PATTERN}",
+            "description": "a size (1Gi, 800Mi); empty: maxmemoryPercent of the memory limit",
+        },
+        "maxmemoryPercent": integer(10, 95, "Valkey's maxmemory as a share of the container's memory limit"),
+        "podAntiAffinity": {"enum": ["soft", "hard", "none"]},
         "maxmemoryPolicy": {
             "enum": [
                 "noeviction",
@@ -379,7 +393,15 @@ UMBRELLA: Final = {
                         }
                     ),
                     "valkey": obj(
-                        {"auth": obj({"existingSecret": string(), "existingSecretPasswordKey": string(minLength=1)})}
+                        {
+                            "auth": obj({"existingSecret": string(), "existingSecretPasswordKey": string(minLength=1)}),
+                            "sentinel": obj(
+                                {
+                                    "enabled": BOOLEAN,
+                                    "primaryName": string(pattern=r"^[A-Za-z0-9_.-]+$"),
+                                }
+                            ),
+                        }
                     ),
                     "networkPolicy": obj({"enabled": BOOLEAN}),
                     "serviceDefaults": obj(SERVICE_COMMON),

@@ -8,7 +8,11 @@ Services and probes, Valkey, Grafana, and the umbrella's tests and notes all rea
   bf.address.api / .bridge            http://<release>-<component>:<port>
   bf.address.writer                   dns:///<release>-writer-headless.<ns>.svc.<domain>:<port>: the bridge's
                                       gRPC channel balances over every writer pod
-  bf.address.valkey / .valkeyRead     <Service>:<port> of the Valkey primary / of every Valkey pod
+  bf.address.valkey / .valkeyRead     <Service>:<port> of the Valkey primary / of every Valkey pod; with
+                                      Sentinel (global.valkey.sentinel.enabled) both are
+                                      sentinel://<Sentinels' Service>:<port>/<primary name>: the clients ask
+                                      the Sentinels which server is the primary
+  bf.address.sentinels                <Sentinels' Service>:<port>
 */}}
 {{- define "bf.ports" -}}
 api:
@@ -22,6 +26,7 @@ consumer:
   metrics: {port: 9465, env: METRICS_PORT, appProtocol: http}
 valkey:
   valkey: {port: 6379}
+  sentinel: {port: 26379}
 grafana:
   http: {port: 3000, appProtocol: http}
 {{- end -}}
@@ -83,10 +88,35 @@ blackfriday.ProductSaleService
 {{- printf "%s-read" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
 {{- end -}}
 
+{{- define "bf.valkey.sentinelService" -}}
+{{- printf "%s-sentinel" (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
+{{- end -}}
+
+{{/* Whether Valkey runs with Sentinel: the clients then find the primary through it. */}}
+{{- define "bf.valkey.sentinel" -}}
+{{- if ((((.Values.global).valkey).sentinel).enabled) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "bf.valkey.primaryName" -}}
+{{- (((.Values.global).valkey).sentinel).primaryName | default "bf" -}}
+{{- end -}}
+
+{{- define "bf.address.sentinels" -}}
+{{- printf "%s:%s" (include "bf.valkey.sentinelService" .) (include "bf.port" (list "valkey" "sentinel")) -}}
+{{- end -}}
+
 {{- define "bf.address.valkey" -}}
+{{- if include "bf.valkey.sentinel" . -}}
+{{- printf "sentinel://%s/%s" (include "bf.address.sentinels" .) (include "bf.valkey.primaryName" .) -}}
+{{- else -}}
 {{- printf "%s:%s" (include "bf.valkey.primary" .) (include "bf.port" (list "valkey" "valkey")) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "bf.address.valkeyRead" -}}
+{{- if include "bf.valkey.sentinel" . -}}
+{{- include "bf.address.valkey" . -}}
+{{- else -}}
 {{- printf "%s:%s" (include "bf.valkey.read" .) (include "bf.port" (list "valkey" "valkey")) -}}
+{{- end -}}
 {{- end -}}

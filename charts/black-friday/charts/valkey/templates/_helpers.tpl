@@ -2,7 +2,7 @@
 {{- printf "%s-headless" (include "bf.fullname" .) -}}
 {{- end -}}
 
-{{/* The stable DNS name of pod N (dict "ctx" . "index" N); pod 0 is the primary every replica follows. */}}
+{{/* The stable DNS name of pod N (dict "ctx" . "index" N); without Sentinel pod 0 is the primary. */}}
 {{- define "valkey.podAddress" -}}
 {{- $ctx := .ctx -}}
 {{- printf "%s-%d.%s.%s.svc.%s" (include "bf.fullname" $ctx) (int .index) (include "valkey.headless" $ctx) $ctx.Release.Namespace (include "bf.clusterDomain" $ctx) -}}
@@ -29,6 +29,61 @@ release asks for other volumes than the values do. (lookup answers only against 
 {{- end -}}
 {{- if and $values.storageClass (ne $class $values.storageClass) -}}
 {{- fail (printf "\n\nvalkey.persistence.storageClass: the Valkey volumes use the StorageClass %q and a StatefulSet's volumes cannot move (you asked for %q). Keep it, or uninstall, delete the PVCs data-%s-N and install again." $class $values.storageClass (include "bf.fullname" $)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Valkey's maxmemory in bytes: the value, or maxmemoryPercent of the container's memory limit. */}}
+{{- define "valkey.maxmemory" -}}
+{{- if .Values.maxmemory -}}
+{{- include "bf.quantityBytes" .Values.maxmemory | float64 | int64 -}}
+{{- else -}}
+{{- $limit := ((.Values.resources).limits).memory -}}
+{{- if not $limit -}}
+{{- fail "\n\nvalkey.maxmemory: set it, or a memory limit (valkey.resources.limits.memory) to derive it from: without one, a full Valkey is killed for its memory instead of refusing writes." -}}
+{{- end -}}
+{{- divf (mulf (include "bf.quantityBytes" $limit | float64) (float64 .Values.maxmemoryPercent)) 100.0 | int64 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The nodes, as files/node.sh and sentinel.sh read them: host:port:sentinel-port of each pod, pod 0 first. */}}
+{{- define "valkey.nodes" -}}
+{{- $nodes := list -}}
+{{- range $i := until (int (add1 .Values.replicas)) -}}
+{{- $nodes = append $nodes (printf "%s:%s:%s" (include "valkey.podAddress" (dict "ctx" $ "index" $i)) (include "valkey.port" $) (include "valkey.sentinelPort" $)) -}}
+{{- end -}}
+{{- join " " $nodes -}}
+{{- end -}}
+
+{{- define "valkey.sentinelPort" -}}
+{{- include "bf.port" (list "valkey" "sentinel") -}}
+{{- end -}}
+
+{{/* What the two start scripts read (files/node.sh, files/sentinel.sh). */}}
+{{- define "valkey.scriptEnv" -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: NODES
+  value: {{ include "valkey.nodes" . | quote }}
+- name: SENTINEL
+  value: {{ ternary "1" "0" (eq (include "bf.valkey.sentinel" .) "true") | quote }}
+- name: SENTINEL_NAME
+  value: {{ include "bf.valkey.primaryName" . | quote }}
+{{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
+{{ include "bf.valkey.passwordEnv" (dict "ctx" . "name" "REDISCLI_AUTH") }}
+{{- end -}}
+
+{{/* Sentinel needs a quorum it can reach: a render error otherwise. */}}
+{{- define "valkey.validate.sentinel" -}}
+{{- if include "bf.valkey.sentinel" . -}}
+{{- $nodes := int (add1 .Values.replicas) -}}
+{{- if lt $nodes 2 -}}
+{{- fail "\n\nglobal.valkey.sentinel.enabled: Sentinel needs a replica to promote: set valkey.replicas to 1 or more (2 for three Sentinels)." -}}
+{{- end -}}
+{{- if gt (int .Values.sentinel.quorum) $nodes -}}
+{{- fail (printf "\n\nvalkey.sentinel.quorum: %d Sentinels must agree, but only %d run (one beside each of the %d Valkey pods): lower the quorum or raise valkey.replicas." (int .Values.sentinel.quorum) $nodes $nodes) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

