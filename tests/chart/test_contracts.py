@@ -7,13 +7,13 @@ import subprocess
 import pytest
 import yaml
 
+from bftools.chartgen.generate import stale
 from blackfriday.api.settings import ApiSettings
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.settings import FromEnv
 from blackfriday.writer.settings import WriterSettings
-from chartgen.generate import stale
 from tests.chart.conftest import CHART, HELM, KUBE_VERSION, STRIMZI, env_of, render, render_error
 from tests.conftest import ROOT
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from cluster import Cluster, ClusterError, ClusterInfo
+from bftools.cluster import Cluster, ClusterError, ClusterInfo
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cluster import load
+from bftools.cluster import load
 from tests.chart.conftest import VALUES, render
 
 

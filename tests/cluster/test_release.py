@@ -31,11 +31,11 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import NotFoundError
 from kubernetes.utils import parse_quantity
 
-from cluster import ClusterInfo, ns_run
-from cluster import release as chart
-from cluster.kube import apply
+from bftools.cluster import ClusterInfo, ns_run
+from bftools.cluster import release as chart
+from bftools.cluster.kube import apply
 from tests.cluster.conftest import Session
-from tests.conftest import ROOT, SHARED
+from tests.conftest import SHARED
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -583,14 +583,14 @@ def test_a_sale_from_outside_the_pods_is_counted_once_and_read_as_make_report_re
     belleza_before = before["categories"].get("Belleza", {"sales": 0, "units": 0})
     assert after["categories"]["Belleza"]["sales"] == belleza_before["sales"] + 1
     assert after["categories"]["Belleza"]["units"] == belleza_before["units"] + 3
-    # python -m cluster report (make cluster-report) prints the same figures
+    # python -m bftools.cluster report (make cluster-report) prints the same figures
     cli = subprocess.run(
-        [sys.executable, "-m", "cluster", "report", "--release", RELEASE, "-n", NAMESPACE],
+        [sys.executable, "-m", "bftools.cluster", "report", "--release", RELEASE, "-n", NAMESPACE],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        env=chart.helm_env() | {"PYTHONPATH": str(ROOT / "scripts")},
+        env=chart.helm_env(),
     )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == after
