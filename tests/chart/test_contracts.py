@@ -31,7 +31,7 @@ SERVICES: dict[str, type[FromEnv]] = {
 
 def test_the_generated_files_are_current() -> None:
     out_of_date = [str(path.relative_to(ROOT)) for path in stale()]
-    assert not out_of_date, f"run make generate: {out_of_date} differ from what the chart's hack/chartgen builds"
+    assert not out_of_date, f"run make generate: {out_of_date} differ from what bftools.chartgen builds"
 
 
 @pytest.mark.parametrize("service", SERVICES)

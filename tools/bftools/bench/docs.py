@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bftools.bench import report
-from bftools.bench.sections import Row, peak_memory
+from bftools.bench.rows import Row, peak_memory
 from bftools.runtime.paths import ROOT
 
 IMAGES = ("ingest.png", "cpu.png", "drain.png")
@@ -277,7 +277,8 @@ def write(
     lines = [
         "# Performance",
         "",
-        "<!-- Written by `make bench` (scripts/bench/docs.py) from its latest run; every number is that run's. -->",
+        "<!-- Written by `make bench` (tools/bftools/bench/docs.py) from its latest run; every number is that run's. "
+        "-->",
         "",
         f"Measured with `make bench` on {machine.description}: every component (Kafka, Valkey, the four "
         "services, the load generator) on the same cores, traffic on 127.0.0.1 only. "
