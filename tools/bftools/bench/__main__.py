@@ -12,9 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from bftools.bench import docs, report, sections
+from bftools.bench import docs, report
+from bftools.bench.profile import flat_profile
 from bftools.bench.rig import Rig
-from bftools.bench.sections import Options, Row
+from bftools.bench.rows import Options, Row
+from bftools.bench.sections import baselines, comparisons, drain, flash, ingest
 from bftools.runtime.paths import ROOT, MissingTool
 from bftools.runtime.process import NotReady, die_with_this_process
 
@@ -78,20 +80,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         rig.start()
         profiles = results / "profiles" if options.profile else None
         if "ingest" in wanted:
-            step("ingest, Hypercorn", lambda: sections.ingest(rig, options, "hypercorn", profiles))
-            step("ingest, Granian", lambda: sections.ingest(rig, options, "granian", profiles))
+            step("ingest, Hypercorn", lambda: ingest.ingest(rig, options, "hypercorn", profiles))
+            step("ingest, Granian", lambda: ingest.ingest(rig, options, "granian", profiles))
         if "baselines" in wanted:
-            step("baseline (a): the bare HTTP server", lambda: sections.bare(rig, options, "hypercorn"))
-            step("baseline (a'): the bare Granian server", lambda: sections.bare(rig, options, "granian"))
-            step("baseline (b): the seed-style chain", lambda: sections.seed_chain(rig, options))
-            step("baseline (c): Kafka's producer tool", lambda: sections.kafka_tool(rig, options))
+            step("baseline (a): the bare HTTP server", lambda: baselines.bare(rig, options, "hypercorn"))
+            step("baseline (a'): the bare Granian server", lambda: baselines.bare(rig, options, "granian"))
+            step("baseline (b): the seed-style chain", lambda: baselines.seed_chain(rig, options))
+            step("baseline (c): Kafka's producer tool", lambda: baselines.kafka_tool(rig, options))
         if "comparisons" in wanted:
-            step("bridge -> writer over gRPC and HTTP/JSON", lambda: sections.leg(rig, options))
-            step("two writers", lambda: sections.writer_replicas(rig, options))
+            step("bridge -> writer over gRPC and HTTP/JSON", lambda: comparisons.leg(rig, options))
+            step("two writers", lambda: comparisons.writer_replicas(rig, options))
         if "drain" in wanted:
-            step(f"consumer drain of {options.drain_sales} sales", lambda: sections.drain(rig, options))
+            step(f"consumer drain of {options.drain_sales} sales", lambda: drain.drain(rig, options))
         if "flash" in wanted:
-            step("the flash-sale shape", lambda: sections.flash_sale(rig, options, results))
+            step("the flash-sale shape", lambda: flash.flash_sale(rig, options, results))
     except (MissingTool, NotReady, RuntimeError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -105,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = {}
     if profiles is not None:
         for raw in sorted(profiles.glob("api-*.txt")):
-            profile[raw.stem] = sections.flat_profile(raw)
+            profile[raw.stem] = flat_profile(raw)
     print(report.table(rows))
     if any(row.stages for row in rows):
         print()

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bftools.bench.measure import STAGES
-from bftools.bench.sections import Row
+from bftools.bench.rows import Row
 
 
 def _ms(value: float | None) -> str:
