@@ -14,6 +14,8 @@ from pathlib import Path
 from bftools.cluster import release
 from bftools.cluster.cluster import Cluster, ClusterInfo, Status
 from bftools.cluster.config import NETNS, ClusterError
+from bftools.cluster.load import Experiment
+from bftools.cluster.load import run as run_experiment
 from bftools.runtime.process import NotReady
 
 
@@ -81,12 +83,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("--release", default="bf", help="the helm release (default bf)")
     report.add_argument("-n", "--namespace", default="black-friday", help="its namespace (default black-friday)")
     load = sub.add_parser("load", help="the HPA experiment: Locust against a release's api, replicas and CPU to docs/")
-    load.add_argument("--users", type=int, default=100, help="Locust users (default 100)")
-    load.add_argument("--spawn-rate", type=float, default=20, help="users started per second (default 20)")
-    load.add_argument("--seconds", type=int, default=150, help="how long Locust runs (default 150)")
-    load.add_argument("--cooldown", type=int, default=150, help="at most this long for the scale-down (default 150)")
-    load.add_argument("--interval", type=float, default=5, help="seconds between samples (default 5)")
-    load.add_argument("--out", type=Path, default=Path("docs/cluster-load"), help="CSV and PNG path without suffix")
+    defaults = Experiment()
+    load.add_argument("--users", type=int, default=defaults.users, help=f"Locust users (default {defaults.users})")
+    load.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=defaults.spawn_rate,
+        help=f"users started per second (default {defaults.spawn_rate:g})",
+    )
+    load.add_argument(
+        "--seconds", type=int, default=defaults.seconds, help=f"how long Locust runs (default {defaults.seconds})"
+    )
+    load.add_argument(
+        "--cooldown",
+        type=int,
+        default=defaults.cooldown,
+        help=f"at most this long for the scale-down (default {defaults.cooldown})",
+    )
+    load.add_argument(
+        "--interval",
+        type=float,
+        default=defaults.interval,
+        help=f"seconds between samples (default {defaults.interval:g})",
+    )
+    load.add_argument(
+        "--out", type=Path, default=defaults.out, help="CSV and PNG path without suffix (default docs/cluster-load)"
+    )
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
@@ -105,17 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 print("nothing was running")
         elif args.command == "load":
-            from bftools.cluster import load as experiment
-
-            outcome = experiment.run(
-                users=args.users,
-                spawn_rate=args.spawn_rate,
-                seconds=args.seconds,
-                cooldown=args.cooldown,
-                interval=args.interval,
-                out=args.out,
-                say=say,
-            )
+            plan = Experiment(args.users, args.spawn_rate, args.seconds, args.cooldown, args.interval, args.out)
+            outcome = run_experiment(plan, say)
             return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
         elif args.command == "report":
             if not cluster.running():

@@ -45,6 +45,19 @@ Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class Experiment:
+    """One run of the experiment: the load, how long to wait for the scale-down, how often to sample, and where
+    the samples go (``out`` without its suffix: .csv and .png are written beside each other)."""
+
+    users: int = 100  # Locust users
+    spawn_rate: float = 20.0  # users started per second
+    seconds: int = 150  # how long Locust runs
+    cooldown: int = 150  # at most this long for the HPA to be back at its minimum
+    interval: float = 5.0  # seconds between samples
+    out: Path = DOCS / "cluster-load"
+
+
+@dataclass(frozen=True)
 class Sample:
     """One look at the api's autoscaling, `t` seconds after the load started (negative: before)."""
 
@@ -293,21 +306,13 @@ def outcome(samples: list[Sample], locust: LocustResult | None, load_seconds: fl
     return Outcome(samples, locust, peak, up, down, max(cpus) if cpus else None)
 
 
-def run(
-    *,
-    users: int,
-    spawn_rate: float,
-    seconds: int,
-    cooldown: int,
-    interval: float,
-    out: Path,
-    say: Say,
-) -> Outcome:
+def run(experiment: Experiment, say: Say) -> Outcome:
+    """The experiment on the local cluster (started for the run, and stopped after it, if it was not running)."""
     cluster = Cluster(say=say)
     info, already = cluster.up()
     try:
         with cluster.api() as api:
-            return _experiment(cluster, info, api, users, spawn_rate, seconds, cooldown, interval, out, say)
+            return _experiment(cluster, info, api, experiment, say)
     finally:
         if not already:
             say("stopping the cluster this run started")
@@ -315,17 +320,9 @@ def run(
 
 
 def _experiment(
-    cluster: Cluster,
-    info: ClusterInfo,
-    api: client.ApiClient,
-    users: int,
-    spawn_rate: float,
-    seconds: int,
-    cooldown: int,
-    interval: float,
-    out: Path,
-    say: Say,
+    cluster: Cluster, info: ClusterInfo, api: client.ApiClient, experiment: Experiment, say: Say
 ) -> Outcome:
+    users, spawn_rate, seconds = experiment.users, experiment.spawn_rate, experiment.seconds
     others = release.chart_consumers(api)
     if others:
         raise ClusterError(
@@ -345,7 +342,7 @@ def _experiment(
         resource = spec.metrics[0].resource if spec.metrics else None
         target = int(resource.target.average_utilization or 0) if resource else 0
         phase = ["idle"]
-        sampler = Sampler(probe, interval, lambda: phase[0], say)
+        sampler = Sampler(probe, experiment.interval, lambda: phase[0], say)
         # the HPA reads CPU once the pods' first metrics after they became ready are in: start from there
         _wait(lambda: (s := probe.sample(0, "idle")).api_cpu_percent is not None and s.api_replicas == minimum, 180)
         url = release.api_url(api, NAMESPACE, RELEASE)
@@ -390,24 +387,27 @@ def _experiment(
             stats = prefix.with_suffix(".json")
             result = summarize(json.loads(stats.read_text())) if stats.is_file() else None
             points = locust_rps(Path(f"{prefix}_stats_history.csv"), zero_epoch)
-            say(f"Locust stopped after {load_seconds:.0f}s; waiting (at most {cooldown}s) for the HPA to scale down")
+            say(
+                f"Locust stopped after {load_seconds:.0f}s; waiting (at most {experiment.cooldown}s) "
+                "for the HPA to scale down"
+            )
 
             def back_down() -> bool:
                 latest = sampler.latest()
                 return latest is not None and latest.phase == "cooldown" and latest.api_replicas <= minimum
 
-            _wait(back_down, cooldown, check=False)
+            _wait(back_down, experiment.cooldown, check=False)
             sampler.stopped.set()
             sampler.join(timeout=30)
         samples = with_rps(sampler.samples, points)
-        write_csv(samples, out.with_suffix(".csv"))
+        write_csv(samples, experiment.out.with_suffix(".csv"))
         done = outcome(samples, result, load_seconds, minimum)
         title = (
             f"api HPA on the local cluster: {minimum}-{maximum} replicas at {target}% CPU, {users} Locust users for "
             f"{seconds}s (values/dev.yaml + values/hpa-experiment.yaml)"
         )
-        plot(samples, out.with_suffix(".png"), title, target, maximum)
-        say(f"wrote {out.with_suffix('.csv')} and {out.with_suffix('.png')}")
+        plot(samples, experiment.out.with_suffix(".png"), title, target, maximum)
+        say(f"wrote {experiment.out.with_suffix('.csv')} and {experiment.out.with_suffix('.png')}")
         print(done.summary(minimum, maximum), flush=True)
         return done
     finally:
