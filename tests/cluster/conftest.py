@@ -39,12 +39,18 @@ from tests.cluster.releases import (
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
-    not idle beside the suites that follow). Under pytest-xdist, every cluster test runs on one worker, in
-    this order (there is one cluster)."""
+    """Under pytest-xdist, every cluster test runs on one worker (there is one cluster)."""
     for item in items:
         if item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("cluster"))
+
+
+# After every other reordering (pytest-random-order shuffles the tests in its own hook): whatever the order,
+# the tests that stop the cluster come right after the last other test that uses it.
+@pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
+def pytest_collection_modifyitems_cluster_teardown_last(items: list[pytest.Item]) -> None:
+    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
+    not idle beside the suites that follow, and no test finds it stopped)."""
     teardown = [item for item in items if item.get_closest_marker("cluster_teardown")]
     rest = [item for item in items if not item.get_closest_marker("cluster_teardown")]
     users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster")]
