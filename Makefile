@@ -4,9 +4,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 # make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so two share the 2 cores well.
 TEST_WORKERS ?= 2
-PY_SOURCES := apps scripts/localstack scripts/release scripts/cluster scripts/bench charts/black-friday/hack tests
-# The tooling packages: scripts/localstack (the local stack), scripts/release, the chart's hack/chartgen.
-export PYTHONPATH := $(CURDIR)/scripts:$(CURDIR)/charts/black-friday/hack
+# The product (apps/blackfriday), the tooling (tools/bftools, installed editable beside it) and the tests.
+PY_SOURCES := apps tools tests
 
 .PHONY: help setup demo up down status snapshot report chaos bench test generate lint format lock clean \
 	cluster-up cluster-down cluster-status cluster-report cluster-load
@@ -19,50 +18,50 @@ setup: ## install everything (Python venv, Kafka jars, helm, registry tools)
 
 demo: ## fresh local stack + 30 s of Locust + the dashboard's figures, then stop
 	@scripts/setup python kafka
-	@$(PY) -m localstack demo
+	@$(PY) -m bftools.stack demo
 
 up: ## start Valkey, Kafka and the four services in the background (FRESH=1: wipe the data first)
 	@scripts/setup python kafka
-	@$(PY) -m localstack up $(if $(FRESH),--fresh)
+	@$(PY) -m bftools.stack up $(if $(FRESH),--fresh)
 
 down: ## stop everything `make up` started (the data stays)
-	@if [ -x $(PY) ]; then $(PY) -m localstack down; else echo "nothing was running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m bftools.stack down; else echo "nothing was running"; fi
 
 snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/dashboard.png)
 	@scripts/setup python
-	@$(PY) -m localstack snapshot --png $(or $(PNG),out/dashboard.png)
+	@$(PY) -m bftools.stack snapshot --png $(or $(PNG),out/dashboard.png)
 
 bench: ## the benchmarks (~10 min): table on stdout, CSV and plots in out/bench/, docs/performance.md and scaling.md
 	@scripts/setup python kafka bench
-	@$(PY) -m bench --write-docs
+	@$(PY) -m bftools.bench --write-docs
 
 chaos: ## the fault matrix under load on a stack of its own (~5 min); the table goes to docs/reliability.md
 	@scripts/setup python kafka
-	@$(PY) -m localstack chaos --write-doc
+	@$(PY) -m bftools.chaos --write-doc
 
 status: ## show what `make up` runs
-	@if [ -x $(PY) ]; then $(PY) -m localstack status; else echo "not running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m bftools.stack status; else echo "not running"; fi
 
 cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
 	@scripts/setup python kafka registry k8s
-	@$(PY) -m cluster up
+	@$(PY) -m bftools.cluster up
 
 cluster-down: ## stop the local Kubernetes: its processes, network namespace, routes and mounts
-	@if [ -x $(PY) ]; then $(PY) -m cluster down; else echo "nothing was running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m bftools.cluster down; else echo "nothing was running"; fi
 
 cluster-status: ## show what the local Kubernetes runs and what is dead
-	@if [ -x $(PY) ]; then $(PY) -m cluster status; else echo "not running"; fi
+	@if [ -x $(PY) ]; then $(PY) -m bftools.cluster status; else echo "not running"; fi
 
 cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
 	@scripts/setup python kafka helm registry k8s
-	@$(PY) -m cluster load
+	@$(PY) -m bftools.cluster load
 
 cluster-report: ## make report for a release on the local Kubernetes (RELEASE=bf NAMESPACE=black-friday)
-	@$(PY) -m cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)
+	@$(PY) -m bftools.cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)
 
 report: ## print the dashboard's figures as JSON
 	@scripts/setup python
-	@$(PY) -m localstack report
+	@$(PY) -m bftools.stack report
 
 test: ## set up what is missing, check style and types, run every test suite
 	@scripts/setup all
@@ -71,7 +70,7 @@ test: ## set up what is missing, check style and types, run every test suite
 
 generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
 	@scripts/setup python
-	@$(PY) -m chartgen
+	@$(PY) -m bftools.chartgen
 
 lint: ## ruff (lint + format check) and mypy --strict
 	@$(PY) -m ruff check $(PY_SOURCES)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from localstack.process import die_with_this_process
+from bftools.runtime.process import die_with_this_process
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

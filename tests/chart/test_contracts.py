@@ -7,13 +7,13 @@ import subprocess
 import pytest
 import yaml
 
+from bftools.chartgen.generate import stale
 from blackfriday.api.settings import ApiSettings
 from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.settings import FromEnv
 from blackfriday.writer.settings import WriterSettings
-from chartgen.generate import stale
 from tests.chart.conftest import CHART, HELM, KUBE_VERSION, STRIMZI, env_of, render, render_error
 from tests.conftest import ROOT
 
@@ -31,7 +31,7 @@ SERVICES: dict[str, type[FromEnv]] = {
 
 def test_the_generated_files_are_current() -> None:
     out_of_date = [str(path.relative_to(ROOT)) for path in stale()]
-    assert not out_of_date, f"run make generate: {out_of_date} differ from what the chart's hack/chartgen builds"
+    assert not out_of_date, f"run make generate: {out_of_date} differ from what bftools.chartgen builds"
 
 
 @pytest.mark.parametrize("service", SERVICES)

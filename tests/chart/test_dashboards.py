@@ -9,8 +9,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from chartgen import GRAFANA_FILES
-from localstack.redisds import SUPPORTED, interpolate, variables
+from bftools.chartgen import GRAFANA_FILES
+from bftools.dashboard.redisds import SUPPORTED, interpolate, variables
 from tests.chart.conftest import render
 
 pytestmark = pytest.mark.chart

@@ -2,7 +2,8 @@
 started, reused and left running), stopped at the end if the session started it.
 
 A missing prerequisite (a binary not built, a tool not installed, not root) fails the tests with the
-reason; nothing here skips.
+reason; the only skip is Strimzi mode's, in a clone without ../shared (its CRDs). The chart's releases are
+fixtures too (below), so that no test depends on another having run before it.
 """
 
 from __future__ import annotations
@@ -14,17 +15,42 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from cluster import Cluster, ClusterError, ClusterInfo
+from bftools.cluster import Cluster, ClusterError, ClusterInfo
+from bftools.cluster import release as chart
+from tests.cluster.releases import (
+    ADMITTED,
+    CRDS,
+    NAMESPACE,
+    PROD_NAMESPACE,
+    RELEASE,
+    STRIMZI_NAMESPACE,
+    Objects,
+    Releases,
+    admission_namespace,
+    install_strimzi_crds,
+    installed,
+    ok,
+    revision,
+    start_helm,
+    terminating,
+    wait,
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook, which reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
-    not idle beside the suites that follow). Under pytest-xdist, every cluster test runs on one worker, in
-    this order (there is one cluster)."""
+    """Under pytest-xdist, every cluster test runs on one worker (there is one cluster)."""
     for item in items:
         if item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.xdist_group("cluster"))
+
+
+# After every other reordering (pytest-random-order shuffles the tests in its own hook): whatever the order,
+# the tests that stop the cluster come right after the last other test that uses it.
+@pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
+def pytest_collection_modifyitems_cluster_teardown_last(items: list[pytest.Item]) -> None:
+    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
+    not idle beside the suites that follow, and no test finds it stopped)."""
     teardown = [item for item in items if item.get_closest_marker("cluster_teardown")]
     rest = [item for item in items if not item.get_closest_marker("cluster_teardown")]
     users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster")]
@@ -81,3 +107,90 @@ def namespace(api: client.ApiClient) -> Iterator[str]:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)), _request_timeout=10)
     yield name
     core.delete_namespace(name, _request_timeout=10)
+
+
+# ---- the chart's releases (tests/cluster/test_release_*.py, test_admission.py) --------------------------------
+# Each test gets the release it needs installed through a fixture, whatever ran before it: a test that
+# uninstalls one leaves the next test that needs it a fresh install.
+
+
+@pytest.fixture(scope="session")
+def releases(cluster_session: Session) -> Iterator[Releases]:
+    """The session's releases of the chart. The cluster must have none of their namespaces and no other
+    release of the chart (whose consumer would share the broker's consumer group and topic); the README's
+    install starts at once, in the background (the Strimzi-mode releases are checked meanwhile). At the end,
+    everything the session installed or created is removed, if the cluster it went on still runs."""
+    info = cluster_session.ensure()
+    with cluster_session.cluster.api() as api:
+        core = client.CoreV1Api(api)
+        ours = (NAMESPACE, PROD_NAMESPACE, STRIMZI_NAMESPACE)
+        # a previous session's namespaces may still be terminating on a reused cluster
+        wait(lambda: not any(terminating(core, n) for n in ours), 120, "the previous run's namespaces deleted")
+        taken = [n for n in ours if chart.namespace_exists(core, n)]
+        if taken or chart.chart_consumers(api):
+            pytest.fail(
+                f"the cluster already has the namespaces {taken} or a release of the chart "
+                f"({chart.chart_consumers(api)}), whose consumer would share the broker's consumer group: "
+                "uninstall it, or make cluster-down for a fresh cluster"
+            )
+        session = Releases(info, api, Objects(api), [p.pid for p in cluster_session.cluster.procs()])
+        session.first_install = start_helm(
+            info,
+            "helm install (the README's)",
+            "install",
+            *chart.readme_install(RELEASE, NAMESPACE, info.values_file),
+            "--wait",
+            "--timeout",
+            "4m",
+        )
+        try:
+            yield session
+        finally:
+            if session.on(cluster_session.cluster):
+                session.remove()
+
+
+@pytest.fixture
+def readme(releases: Releases) -> Releases:
+    """The README's release (`bf` in black-friday: values/dev.yaml and the cluster's values), installed and
+    ready: the session's first install must have succeeded, and a release uninstalled since is installed
+    again the README's way."""
+    assert releases.first_install is not None
+    releases.first_install.succeeded()
+    kubeconfig = releases.info.kubeconfig
+    if not installed(kubeconfig, RELEASE, NAMESPACE):
+        args = chart.readme_install(RELEASE, NAMESPACE, releases.info.values_file)
+        ok(releases.helm("install", *args, "--wait", "--timeout", "4m"), "the README's helm install")
+    assert revision(kubeconfig, RELEASE, NAMESPACE)[1] == "deployed"
+    return releases
+
+
+@pytest.fixture(scope="session")
+def strimzi(releases: Releases) -> Releases:
+    """Strimzi mode's prerequisites: the Strimzi 1.2 CRDs of ../shared (its operator cannot run here) and the
+    namespace the values put Kafka in."""
+    if not CRDS.is_dir():
+        pytest.skip(f"{CRDS} is absent (only the project's CI workspace has ../shared): Strimzi mode not checked")
+    install_strimzi_crds(releases)
+    return releases
+
+
+@pytest.fixture
+def admitted(strimzi: Releases) -> Releases:
+    """values/prod.yaml (release bf) and values/dev.yaml in Strimzi mode (release bf-dev, Grafana on) installed,
+    each in a namespace of its own where the restricted Pod Security Standard is enforced and no pod may
+    start (they would not fit on 2 cores: admission is what they prove), both with Kafka in the namespace
+    "kafka". Either one missing (a test uninstalled it) is installed again; both install at once."""
+    missing = [(r, n, v) for r, n, v in ADMITTED if not installed(strimzi.info.kubeconfig, r, n)]
+    for _, namespace, _ in missing:
+        admission_namespace(strimzi.api, namespace)
+    installs = {}
+    for release, namespace, values in missing:
+        args = ["install", release, str(chart.CHART), "-n", namespace, "-f", str(chart.VALUES / values)]
+        installs[namespace] = start_helm(
+            strimzi.info, f"helm install values/{values} ({release} in {namespace})", *args
+        )
+    for namespace, install in installs.items():
+        install.succeeded()
+        strimzi.notes[namespace] = install.done()[2]
+    return strimzi

@@ -21,12 +21,12 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from cluster import Cluster, ClusterError, ClusterInfo, MissingPrerequisite, ns_run
-from cluster import host as cluster_host
-from cluster import netns as cluster_netns
-from cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
-from cluster.kube import apply, deployment_ready, node_ready
-from localstack.process import wait_for
+from bftools.cluster import Cluster, ClusterError, ClusterInfo, MissingPrerequisite, ns_run
+from bftools.cluster import host as cluster_host
+from bftools.cluster import netns as cluster_netns
+from bftools.cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
+from bftools.cluster.kube import apply, deployment_ready, node_ready
+from bftools.runtime.process import wait_for
 from tests.cluster.conftest import Session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -373,7 +373,7 @@ def test_a_namespace_left_by_a_dead_clones_cluster_is_taken_over_and_a_live_ones
 
 
 def test_one_up_or_down_runs_at_a_time_on_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importlib.import_module("cluster.cluster"), "LOCK_FILE", tmp_path / "bf-k8s.lock")
+    monkeypatch.setattr(importlib.import_module("bftools.cluster.cluster"), "LOCK_FILE", tmp_path / "bf-k8s.lock")
     said: list[str] = []
     first = Cluster(layout=Layout(state=tmp_path / "a", bin=tmp_path / "bin", cache=tmp_path))
     second = Cluster(layout=Layout(state=tmp_path / "b", bin=tmp_path / "bin", cache=tmp_path), say=said.append)

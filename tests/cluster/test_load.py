@@ -1,11 +1,11 @@
-"""The pieces of `make cluster-load` (scripts/cluster/load.py) that need no cluster: the values of the
+"""The pieces of `make cluster-load` (tools/bftools/cluster/load.py) that need no cluster: the values of the
 experiment, CPU quantities, the samples' CSV and plot, and the outcome it reports."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cluster import load
+from bftools.cluster import load
 from tests.chart.conftest import VALUES, render
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import valkey
 
-from localstack.kafka import KafkaBroker
-from localstack.ports import free_port
-from localstack.services import Pipeline
-from localstack.valkey import ValkeyServer
+from bftools.runtime.ports import free_port
+from bftools.stack.kafka import KafkaBroker
+from bftools.stack.services import Pipeline
+from bftools.stack.valkey import ValkeyServer
 
 PARTITIONS = 4
 

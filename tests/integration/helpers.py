@@ -17,11 +17,11 @@ import valkey
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from bftools.runtime.process import wait_for
 from blackfriday import keys
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, sale_from_json, validate_purchase
 from blackfriday.valkeyconn import connect
-from localstack.process import wait_for
 from tests.model import Line
 
 PRODUCTS = {

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from localstack.paths import MissingTool
-from localstack.process import Proc, spawn, wait_ready
+from bftools.runtime.paths import MissingTool
+from bftools.runtime.process import Proc, spawn, wait_ready
 
 
 def _answers(url: str) -> bool:

@@ -1,4 +1,4 @@
-"""`make bench`'s smoke run (`python -m bench --quick`): every section runs on a rig of its own, the table,
+"""`make bench`'s smoke run (`python -m bftools.bench --quick`): every section runs on a rig of its own, the table,
 the CSV, the plots and both documents are written, every stored sale is counted once, and the pipeline's
 stage histograms are read. No number is asserted against a speed: the bench measures, the test checks
 that it can."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localstack.paths import ROOT
+from bftools.runtime.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -33,11 +32,10 @@ SECTIONS = {
 
 
 def bench(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """`python -m bench` as `make bench` runs it, its output captured."""
+    """`python -m bftools.bench` as `make bench` runs it, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
+        [sys.executable, "-m", "bftools.bench", *args],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'scripts'}"},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from localstack.process import Proc
-from localstack.services import Pipeline, http_ok
+from bftools.runtime.process import Proc
+from bftools.stack.services import Pipeline, http_ok
 from tests.integration.helpers import metric, until
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """Each panel of the sales dashboard, run on the real Valkey after a real pipeline run, shows `make report`'s figure.
 
 The queries are not written here: each panel's target is taken from the dashboard JSON the chart ships
-and executed as redis-datasource executes it (localstack.redisds). A panel on a wrong or empty key fails.
+and executed as redis-datasource executes it (bftools.dashboard.redisds). A panel on a wrong or empty key fails.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import valkey
 
-from chartgen import GRAFANA_FILES
-from localstack.redisds import panel_values, run_target, variables
-from localstack.services import Pipeline
+from bftools.chartgen import GRAFANA_FILES
+from bftools.dashboard.redisds import panel_values, run_target, variables
+from bftools.stack.services import Pipeline
 from tests.integration.helpers import known_sales, make_report, post_one, post_sales, until, wait_total
 
 pytestmark = pytest.mark.integration

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from kafka import KafkaConsumer, KafkaProducer
 from schemathesis import GenerationMode
 
+from bftools.stack.kafka import KafkaBroker
+from bftools.stack.services import Pipeline
 from blackfriday.api.openapi import OPENAPI
-from localstack.kafka import KafkaBroker
-from localstack.services import Pipeline
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import metric, post_one, post_sales, topic_size, until, wait_total
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from localstack.ports import free_port
-from localstack.process import wait_for
+from bftools.runtime.ports import free_port
+from bftools.runtime.process import wait_for
 from tests.conftest import ROOT
 from tests.integration.helpers import post_sales, wait_total
 

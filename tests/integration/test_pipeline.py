@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from localstack.kafka import KafkaBroker
-from localstack.services import Pipeline, http_ok
+from bftools.stack.kafka import KafkaBroker
+from bftools.stack.services import Pipeline, http_ok
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     known_sales,

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bftools.release.push_images import copy_image, manifest_digest, push_plugin
+from bftools.runtime.ports import free_port
 from blackfriday.loadgen.catalog import builtin_bytes, load_catalog
 from blackfriday.loadgen.oci import CATALOG_ARTIFACT_TYPE, pull_catalog, push_catalog
-from localstack.ports import free_port
-from release.push_images import copy_image, manifest_digest, push_plugin
 from tests.conftest import ROOT
 from tests.integration.registry_server import RegistryServer
 
@@ -318,8 +318,8 @@ def test_push_images_builds_the_dockerfile_with_buildah_and_the_service_runs_fro
         start_new_session=True,
     )
     try:
-        from localstack.process import wait_for
-        from localstack.services import http_ok
+        from bftools.runtime.process import wait_for
+        from bftools.stack.services import http_ok
 
         assert wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60), "bf-api did not start from the image"
         answer = httpx.post(

@@ -11,8 +11,8 @@ import valkey
 from kafka.consumer import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from localstack.kafka import KafkaBroker
-from localstack.services import Pipeline, http_ok
+from bftools.stack.kafka import KafkaBroker
+from bftools.stack.services import Pipeline, http_ok
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     Outcome,

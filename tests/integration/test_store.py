@@ -10,11 +10,11 @@ from typing import cast
 import pytest
 import valkey
 
+from bftools.stack.valkey import ValkeyServer
 from blackfriday import keys
 from blackfriday.consumer.store import PartitionBatch, Record, Store, StoreOptions
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, Sale
-from localstack.valkey import ValkeyServer
 from tests.conftest import ROOT
 from tests.model import Line, expected_report
 

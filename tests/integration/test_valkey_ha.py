@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import valkey
 
+from bftools.runtime.process import wait_for
+from bftools.stack.services import Pipeline
 from blackfriday.valkeyconn import connect
-from localstack.process import wait_for
-from localstack.services import Pipeline
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     Outcome,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import valkey
 
-from localstack import paths
-from localstack.ports import free_port
-from localstack.process import Proc, spawn, wait_for
+from bftools.runtime import paths
+from bftools.runtime.ports import free_port
+from bftools.runtime.process import Proc, spawn, wait_for
 from tests.conftest import ROOT
 
 FILES = ROOT / "charts" / "black-friday" / "charts" / "valkey" / "files"

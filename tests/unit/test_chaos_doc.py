@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from localstack.chaos import write_doc
-from localstack.paths import ROOT
+from bftools.chaos.matrix import write_doc
+from bftools.runtime.paths import ROOT
 
 
 def test_the_table_and_its_totals_replace_the_marked_section_and_nothing_else(tmp_path: Path) -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -41,13 +45,19 @@ def test_the_base_image_is_pinned_by_tag_and_overridable() -> None:
     assert instructions("FROM") == ["${PYTHON_IMAGE} AS build", "${PYTHON_IMAGE}"]
 
 
-def test_every_copied_file_exists_and_passes_the_dockerignore() -> None:
+def copied_sources() -> list[str]:
+    """What the build stage copies from the build context."""
     sources = []
     for copy in instructions("COPY"):
         parts = copy.split()
         if any(p.startswith("--from") for p in parts):
             continue
         sources += parts[:-1]
+    return sources
+
+
+def test_every_copied_file_exists_and_passes_the_dockerignore() -> None:
+    sources = copied_sources()
     assert sources
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: no such file"
@@ -77,3 +87,30 @@ def test_dependencies_are_installed_from_the_lock() -> None:
 def test_the_stubs_are_generated_by_the_build() -> None:
     assert any("scripts/gen-protos" in run for run in instructions("RUN"))
     assert not (Path(ROOT / "apps/blackfriday/pb").exists() and dockerignore_allows("apps/blackfriday/pb"))
+
+
+def test_the_image_sources_build_the_product_alone(tmp_path: Path) -> None:
+    """The image copies apps/ and not tools/: pip install . of what it copies must still build (pyproject.toml
+    finds its packages in apps/ and tools/), and the wheel carries the product, none of the tooling."""
+    context = tmp_path / "context"
+    for source in copied_sources():
+        target = context / source
+        if (ROOT / source).is_dir():
+            shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / source, target)
+    assert not (context / "tools").exists()
+    pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+    done = subprocess.run(
+        [*pip, "--wheel-dir", str(tmp_path), str(context)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [wheel] = tmp_path.glob("black_friday-*.whl")
+    packages = {name.split("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert "blackfriday" in packages
+    assert not {name for name in packages if name.startswith("bftools")}, packages

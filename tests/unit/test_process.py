@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from localstack.process import wait_for
+from bftools.runtime.process import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,7 +16,7 @@ STARTER = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from localstack.process import die_with_this_process, spawn
+    from bftools.runtime.process import die_with_this_process, spawn
     if sys.argv[1] == "tied":
         die_with_this_process()
     proc = spawn("sleeper", ["sleep", "300"], log=Path(sys.argv[2]), marker="300")
@@ -35,10 +35,8 @@ def _alive(pid: int) -> bool:
 
 
 def _start(mode: str, tmp_path: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "scripts")}
     out = subprocess.run(
         [sys.executable, "-c", STARTER, mode, str(tmp_path / "sleeper.log")],
-        env=env,
         capture_output=True,
         text=True,
         timeout=30,

@@ -1,7 +1,10 @@
 """make test runs on pytest-xdist workers with --dist loadgroup so that every test of the one local cluster
-runs on the same worker (tests/cluster/conftest.py marks them). Some pytest/xdist pairs silently stop
-grouping (pytest-dev/pytest-xdist#1386): the cluster tests then fight over one cluster from two workers.
-This runs the same mechanism on a tiny suite and checks that the group stays on one worker."""
+runs on the same worker (tests/cluster/conftest.py marks them), and in a random order (pytest-random-order,
+from pyproject's addopts) with the tests that stop the cluster placed after the last one that uses it.
+Some pytest/xdist pairs silently stop grouping (pytest-dev/pytest-xdist#1386), and a shuffle that ran after
+the placement would stop the cluster half-way: the cluster tests would then fight over one cluster from two
+workers, or find it stopped. This runs tests/cluster/conftest.py's own hooks on a tiny suite, in file order
+and shuffled, and checks that the group stays on one worker and that its teardown runs last."""
 
 from __future__ import annotations
 
@@ -11,23 +14,32 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import ROOT
+
 GROUPED = 8
 
 
-def test_tests_marked_by_a_conftest_hook_run_on_one_worker(tmp_path: Path) -> None:
-    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    together: one group\n")
+@pytest.mark.parametrize("order", [["--random-order-bucket=none"], ["--random-order", "--random-order-seed=3"]])
+def test_the_cluster_tests_run_on_one_worker_with_their_teardown_last(tmp_path: Path, order: list[str]) -> None:
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\nmarkers =\n    cluster: the cluster\n    cluster_teardown: stops it\n"
+        "    xdist_group: declared as in pyproject.toml\n"
+    )
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "conftest.py").write_text(
         textwrap.dedent(
-            """
-            import pytest
+            f"""
+            import sys
 
-            @pytest.hookimpl(tryfirst=True)
-            def pytest_collection_modifyitems(items):
-                for item in items:
-                    if item.get_closest_marker("together"):
-                        item.add_marker(pytest.mark.xdist_group("together"))
+            sys.path.insert(0, {str(ROOT)!r})  # the checkout's tests package, for its cluster conftest's hooks
+
+            from tests.cluster.conftest import (
+                pytest_collection_modifyitems,
+                pytest_collection_modifyitems_cluster_teardown_last,
+            )
             """
         )
     )
@@ -37,7 +49,7 @@ def test_tests_marked_by_a_conftest_hook_run_on_one_worker(tmp_path: Path) -> No
                 f"""
                 import pytest
 
-                @pytest.mark.together
+                @pytest.mark.cluster
                 @pytest.mark.parametrize("n", range({GROUPED // 2}))
                 def test_grouped(n):
                     pass
@@ -48,8 +60,11 @@ def test_tests_marked_by_a_conftest_hook_run_on_one_worker(tmp_path: Path) -> No
                 """
             )
         )
+    with (suite / "test_a.py").open("a") as handle:
+        handle.write("\n@pytest.mark.cluster\n@pytest.mark.cluster_teardown\ndef test_stop():\n    pass\n")
+    argv = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider"]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider", "suite"],
+        [*argv, *order, "suite"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -57,6 +72,8 @@ def test_tests_marked_by_a_conftest_hook_run_on_one_worker(tmp_path: Path) -> No
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    workers = re.findall(r"\[(gw\d+)\].*PASSED suite/test_\w\.py::test_grouped", done.stdout)
-    assert len(workers) == GROUPED, done.stdout[-2000:]
-    assert len(set(workers)) == 1, f"the group ran on {sorted(set(workers))}:\n{done.stdout[-2000:]}"
+    ran = re.findall(r"\[(gw\d+)\].*PASSED (suite/test_\w\.py::test_(?:grouped|stop)\S*)", done.stdout)
+    assert len(ran) == GROUPED + 1, done.stdout[-2000:]
+    workers = {worker for worker, _ in ran}
+    assert len(workers) == 1, f"the group ran on {sorted(workers)}:\n{done.stdout[-2000:]}"
+    assert ran[-1][1].startswith("suite/test_a.py::test_stop"), f"the teardown ran before {ran}"

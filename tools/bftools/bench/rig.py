@@ -1,0 +1,125 @@
+"""The benchmark's components: one Kafka broker and one Valkey for the whole run, services per row.
+
+Everything runs on 127.0.0.1, on free ports, under out/bench/run/ (logs included), and is stopped by its
+recorded process at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from valkey import Valkey
+
+from bftools.runtime.ports import free_port
+from bftools.runtime.process import Proc, spawn, wait_for, wait_ready
+from bftools.stack.kafka import KafkaBroker
+from bftools.stack.services import Pipeline, http_ok
+from bftools.stack.valkey import ValkeyServer
+from blackfriday import keys
+from blackfriday.valkeyconn import connect
+
+PARTITIONS = 3
+
+
+@dataclass
+class Rig:
+    home: Path
+    kafka: KafkaBroker = field(init=False)
+    valkey: ValkeyServer = field(init=False)
+    extra: list[Proc] = field(default_factory=list)
+
+    def start(self) -> Rig:
+        self.kafka = KafkaBroker(self.home / "kafka", free_port(), free_port(), partitions=PARTITIONS)
+        self.kafka.start(self.home / "logs" / "kafka.log")
+        self.valkey = ValkeyServer(self.home / "valkey", free_port())
+        self.valkey.start(self.home / "logs" / "valkey.log")
+        return self
+
+    def stop(self) -> None:
+        for proc in self.extra:
+            proc.stop(10)
+        self.extra.clear()
+        with contextlib.suppress(Exception):
+            self.kafka.stop()
+        with contextlib.suppress(Exception):
+            self.valkey.stop()
+
+    def topic(self, partitions: int = PARTITIONS) -> str:
+        """A fresh topic (and its dead-letter topic) for one row."""
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        self.kafka.create_topic(name, partitions)
+        self.kafka.create_topic(f"{name}-dlq", partitions)
+        return name
+
+    def client(self) -> Valkey:
+        return connect(self.valkey.addr, None)
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+
+    def counted(self) -> int:
+        with self.client() as client:
+            return int(cast(bytes | None, client.get(keys.SALES_TOTAL)) or 0)
+
+    def pipeline(self, topic: str, env: Mapping[str, Mapping[str, str]] | None = None) -> Pipeline:
+        return Pipeline(
+            logs=self.home / "logs",
+            kafka_bootstrap=self.kafka.bootstrap,
+            valkey_addr=self.valkey.addr,
+            topic=topic,
+            group=f"group-{topic}-{uuid.uuid4().hex[:6]}",  # each row reads the topic from its start
+            extra_env={name: {"LOG_LEVEL": "WARNING", **values} for name, values in (env or {}).items()},
+        )
+
+    def restart_valkey(self, appendfsync: str | None) -> None:
+        """Valkey again, empty, with another durability setting (None: no AOF)."""
+        self.valkey.stop()
+        home = self.home / f"valkey-{appendfsync or 'noaof'}-{uuid.uuid4().hex[:4]}"
+        self.valkey = ValkeyServer(home, free_port(), appendfsync=appendfsync)
+        self.valkey.start(self.home / "logs" / "valkey.log")
+
+    def add_replica(self) -> Proc:
+        replica = ValkeyServer(self.home / f"replica-{uuid.uuid4().hex[:4]}", free_port(), replica_of=self.valkey.addr)
+        proc = replica.start(self.home / "logs" / "valkey-replica.log")
+        self.extra.append(proc)
+        return proc
+
+    def module(self, name: str, module: str, env: Mapping[str, str], ready_url: str | None = None) -> Proc:
+        """A bench process (python -m bftools.bench.<module> ...), waited on until ``ready_url`` answers."""
+        argv = [sys.executable, "-m", *module.split()]
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        proc = spawn(name, argv, log=self.home / "logs" / f"{name}.log", env=full_env, marker=module.split()[0])
+        self.extra.append(proc)
+        if ready_url is not None:
+            wait_ready(proc, lambda: http_ok(ready_url), 60)
+        return proc
+
+    def stop_extra(self) -> None:
+        for proc in self.extra:
+            proc.stop(10)
+        self.extra.clear()
+
+
+@contextlib.contextmanager
+def services(pipeline: Pipeline, names: list[str]) -> Iterator[Pipeline]:
+    """Start ``names`` of the pipeline (ready), and stop them after the block."""
+    try:
+        for name in names:
+            pipeline.start(name, wait=False)
+        for name in names:
+            pipeline.wait_ready(name, 60)
+        yield pipeline
+    finally:
+        pipeline.stop_all(10)
+
+
+def wait_counted(rig: Rig, total: int, timeout: float = 120) -> bool:
+    return wait_for(lambda: rig.counted() >= total, timeout, interval=0.25)

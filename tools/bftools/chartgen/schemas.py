@@ -1,0 +1,444 @@
+"""The charts' values.schema.json files, built from shared definitions (`python -m bftools.chartgen`).
+
+Helm reads each chart's schema on its own and cannot follow a $ref to another file, so the four service
+subcharts would otherwise carry four copies of the same schema. They are written from here, and a test
+checks the committed files are what this module builds.
+
+Every schema allows `global` (anything: a parent chart may add its own keys) and `enabled`, so the chart
+still works as a subchart of a bigger umbrella; every other unknown key is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from bftools.chartgen.configdoc import SERVICES
+from blackfriday.loadgen.oci import REGISTRY_PATTERN
+from blackfriday.sale import CATEGORY_NAMES
+from blackfriday.settings import FromEnv, Spec
+
+Schema = dict[str, Any]
+
+DRAFT: Final = "http://json-schema.org/draft-07/schema#"
+QUANTITY_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+
+
+def obj(
+    properties: dict[str, Any],
+    *,
+    required: list[str] | None = None,
+    closed: bool = True,
+    description: str | None = None,
+) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties, "additionalProperties": not closed}
+    if required:
+        schema["required"] = required
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def string(description: str | None = None, **extra: Any) -> Schema:
+    schema: Schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, description: str | None = None) -> Schema:
+    schema: Schema = {"type": "integer"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    if maximum is not None:
+        schema["maximum"] = maximum
+    if description:
+        schema["description"] = description
+    return schema
+
+
+BOOLEAN: Final = {"type": "boolean"}
+ANY_OBJECT: Final = {"type": "object"}
+ANY_ARRAY: Final = {"type": "array"}
+QUANTITY: Final = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "number", "minimum": 0}]}
+PORT: Final = integer(1, 65535)
+
+
+def image(description: str) -> Schema:
+    return obj(
+        {
+            "registry": string("registry host[:port]; global.imageRegistry wins", pattern=REGISTRY_PATTERN),
+            "repository": string("image repository", minLength=1),
+            "tag": {"type": ["string", "number"], "description": "image tag; empty: the default"},
+            "digest": string("sha256:... to pin the image", pattern=r"^$|^sha256:[a-f0-9]{64}$"),
+            "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
+            "useGlobalTag": BOOLEAN,
+        },
+        description=description,
+    )
+
+
+RESOURCES: Final = obj(
+    {
+        "requests": obj({"cpu": QUANTITY, "memory": QUANTITY, "ephemeral-storage": QUANTITY}),
+        "limits": obj({"cpu": QUANTITY, "memory": QUANTITY, "ephemeral-storage": QUANTITY}),
+    }
+)
+
+PULL_SECRETS: Final = {
+    "type": "array",
+    "items": {"anyOf": [{"type": "string", "minLength": 1}, obj({"name": string(minLength=1)}, required=["name"])]},
+}
+
+AUTOSCALING: Final = obj(
+    {
+        "enabled": BOOLEAN,
+        "minReplicas": integer(1, description="at least 1"),
+        "maxReplicas": integer(1, description="at least 1, and not below minReplicas"),
+        "targetCPUUtilizationPercentage": integer(1, 100, description="average CPU use to aim for, 1-100 (%)"),
+        "behavior": ANY_OBJECT,
+    }
+)
+
+PDB: Final = obj(
+    {
+        "enabled": BOOLEAN,
+        "maxUnavailable": {"type": ["integer", "string"]},
+        "minAvailable": {"type": ["integer", "string"]},
+    }
+)
+
+NETWORK_POLICY: Final = obj(
+    {
+        "from": {"type": "array", "items": string(minLength=1)},
+        "fromAnywhere": BOOLEAN,
+        "extraFrom": {"type": "array", "items": ANY_OBJECT},
+    }
+)
+
+POD_PLACEMENT: Final = {
+    "podSecurityContext": ANY_OBJECT,
+    "securityContext": ANY_OBJECT,
+    "podAnnotations": {"type": "object", "additionalProperties": {"type": "string"}},
+    "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
+    "tolerations": ANY_ARRAY,
+    "affinity": ANY_OBJECT,
+}
+
+#: What global.serviceDefaults and every service subchart may set.
+SERVICE_COMMON: Final = {
+    "image": image("the project's image (one image, a command per service)"),
+    "imagePullSecrets": PULL_SECRETS,
+    "replicaCount": integer(1, description="replicas when autoscaling is off, at least 1"),
+    "autoscaling": AUTOSCALING,
+    "pdb": PDB,
+    "serviceAccount": obj({"create": BOOLEAN, "name": string()}),
+    "logLevel": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+    "resources": RESOURCES,
+    "terminationGracePeriodSeconds": integer(0),
+    "podLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+    "extraEnv": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
+    "topologySpreadConstraints": ANY_ARRAY,
+    "networkPolicy": NETWORK_POLICY,
+    **POD_PLACEMENT,
+}
+
+#: Helm gives every chart a key per dependency: the library's.
+LIBRARY_KEY: Final = {"bf-common": ANY_OBJECT}
+
+SERVICE: Final = {
+    "global": {},
+    "enabled": BOOLEAN,
+    **LIBRARY_KEY,
+    "command": {"type": "array", "items": string(minLength=1), "minItems": 1},
+    "headlessService": BOOLEAN,
+    "livenessProbe": ANY_OBJECT,
+    "readinessProbe": ANY_OBJECT,
+    "startupProbe": ANY_OBJECT,
+    "lifecycle": ANY_OBJECT,
+    "waitFor": {
+        "type": "array",
+        "uniqueItems": True,
+        "items": {"enum": ["api", "bridge", "writer", "valkey"]},
+        "description": "components whose Service must accept a connection (a ready pod) before this one starts",
+    },
+    **SERVICE_COMMON,
+}
+
+
+def config_value(spec: Spec) -> Schema:
+    """The schema of one `config:` key: the type and bounds the service's own parser checks."""
+    description = f"{spec.doc} (default {spec.default})"
+    if spec.kind == "choice":
+        return {"enum": list(spec.choices), "description": description}
+    if spec.kind not in ("integer", "number"):
+        return {"type": "string", "description": description}
+    bounded: Schema = {"type": spec.kind}
+    if spec.minimum is not None:
+        bounded["minimum"] = spec.minimum
+    if spec.maximum is not None:
+        bounded["maximum"] = spec.maximum
+    if spec.kind == "integer":
+        return {**bounded, "description": description}
+    # `helm --set KEY=2.5` passes a float as a string: take it, and let the service check its bounds at start.
+    return {"anyOf": [bounded, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}], "description": description}
+
+
+def config_schema(settings: type[FromEnv]) -> Schema:
+    """The keys of `config:` are exactly the settings the service reads that the chart does not set."""
+    return obj(
+        {spec.name: config_value(spec) for spec in settings.specs() if not spec.wired},
+        description=f"settings of bf-{settings.SERVICE} (docs/configuration.md); any other key is refused",
+    )
+
+
+def chart_schema(title: str, properties: dict[str, Any]) -> Schema:
+    return {"$schema": DRAFT, "title": title, **obj({"global": {}, "enabled": BOOLEAN, **LIBRARY_KEY, **properties})}
+
+
+def service_schema(settings: type[FromEnv]) -> Schema:
+    return {
+        "$schema": DRAFT,
+        "title": f"black-friday {settings.SERVICE} values",
+        **obj({**SERVICE, "config": config_schema(settings)}),
+    }
+
+
+KAFKA: Final = chart_schema(
+    "black-friday kafka values (Strimzi custom resources)",
+    {
+        "crdCheck": {**BOOLEAN, "description": "fail the render when the cluster lacks kafka.strimzi.io/v1"},
+        "version": string("a Kafka version Strimzi 1.2 supports (4.2.x or 4.3.x)", pattern=r"^4\.[23]\.[0-9]+$"),
+        "nodePools": {
+            "type": "array",
+            "minItems": 1,
+            "items": obj(
+                {
+                    "name": string(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"),
+                    "roles": {
+                        "type": "array",
+                        "minItems": 1,
+                        "uniqueItems": True,
+                        "items": {"enum": ["controller", "broker"]},
+                    },
+                    "replicas": integer(1),
+                    "storage": obj(
+                        {
+                            "type": {"enum": ["ephemeral", "persistent-claim"]},
+                            "size": {"anyOf": [{"type": "string", "pattern": r"^$|" + QUANTITY_PATTERN}]},
+                            "class": string(),
+                            "deleteClaim": BOOLEAN,
+                        },
+                        required=["type"],
+                    ),
+                    "resources": RESOURCES,
+                    "jvmOptions": ANY_OBJECT,
+                },
+                required=["name", "roles", "replicas", "storage"],
+            ),
+        },
+        "config": ANY_OBJECT,
+        "topic": obj(
+            {
+                "partitions": integer(1),
+                "replicas": {"type": ["integer", "null"], "minimum": 1},
+                "retentionMs": integer(-1),
+                "config": ANY_OBJECT,
+            }
+        ),
+        "entityOperator": obj({"topicOperator": BOOLEAN, "userOperator": BOOLEAN}),
+    },
+)
+
+PERSISTENCE: Final = obj(
+    {
+        "enabled": BOOLEAN,
+        "size": {"type": "string", "pattern": QUANTITY_PATTERN},
+        "storageClass": string(),
+        "accessModes": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]},
+        },
+    }
+)
+
+VALKEY: Final = chart_schema(
+    "black-friday valkey values",
+    {
+        "image": image("the Valkey image"),
+        "imagePullSecrets": PULL_SECRETS,
+        "replicas": integer(0, description="replicas beside the primary, 0 or more"),
+        "sentinel": obj(
+            {
+                "quorum": integer(1, description="Sentinels that must agree the primary is down"),
+                "downAfterMilliseconds": integer(100),
+                "failoverTimeoutMilliseconds": integer(1000),
+                "resources": RESOURCES,
+            }
+        ),
+        "persistence": PERSISTENCE,
+        "appendfsync": {"enum": ["always", "everysec", "no"]},
+        "maxmemory": {
+            "type": "string",
+            "pattern": f"^$|{QUANTITY_PATTERN}",
+            "description": "a size (1Gi, 800Mi); empty: maxmemoryPercent of the memory limit",
+        },
+        "maxmemoryPercent": integer(10, 95, "Valkey's maxmemory as a share of the container's memory limit"),
+        "podAntiAffinity": {"enum": ["soft", "hard", "none"]},
+        "maxmemoryPolicy": {
+            "enum": [
+                "noeviction",
+                "allkeys-lru",
+                "volatile-lru",
+                "allkeys-lfu",
+                "volatile-lfu",
+                "allkeys-random",
+                "volatile-random",
+                "volatile-ttl",
+            ]
+        },
+        "resources": RESOURCES,
+        "pdb": PDB,
+        "networkPolicy": NETWORK_POLICY,
+        **POD_PLACEMENT,
+    },
+)
+
+GRAFANA: Final = chart_schema(
+    "black-friday grafana values",
+    {
+        "image": image("the Grafana image (11.6.x or 12.1.x for redis-datasource 2.2.0)"),
+        "imagePullSecrets": PULL_SECRETS,
+        "admin": obj(
+            {
+                "user": string(minLength=1),
+                "existingSecret": string(),
+                "userKey": string(minLength=1),
+                "passwordKey": string(minLength=1),
+            }
+        ),
+        "service": obj(
+            {
+                "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                "port": PORT,
+                "nodePort": {"type": ["integer", "null"], "minimum": 30000, "maximum": 32767},
+            }
+        ),
+        "persistence": PERSISTENCE,
+        "redisPlugin": obj(
+            {
+                "id": string(minLength=1),
+                "version": string(minLength=1),
+                "source": {
+                    "enum": ["grafana.com", "url", "oci", "none"],
+                    "description": "where the plugin comes from; url and oci work air-gapped",
+                },
+                "url": string(pattern=r"^$|^(https?|file)://"),
+                "ociReference": string(pattern=r"^$|^[^\s:/]+(:[0-9]+)?/[^\s]+$"),
+                "ociPlainHttp": BOOLEAN,
+            }
+        ),
+        "orasImage": image("the oras image of the oci plugin installer"),
+        "datasource": obj(
+            {
+                "uid": string(pattern=r"^[a-zA-Z0-9_-]{1,40}$"),
+                "name": string(minLength=1),
+                "readFrom": {"enum": ["read", "primary"]},
+            }
+        ),
+        "prometheus": obj({"url": string(pattern=r"^$|^https?://")}),
+        "dashboards": obj({"refresh": string(pattern=r"^[0-9]+[smh]$")}),
+        "resources": RESOURCES,
+        "networkPolicy": NETWORK_POLICY,
+        **POD_PLACEMENT,
+    },
+)
+
+LIBRARY: Final = {
+    "$schema": DRAFT,
+    "title": "black-friday shared templates (no values of its own)",
+    **obj({"global": {}, "enabled": BOOLEAN}),
+}
+
+UMBRELLA: Final = {
+    "$schema": DRAFT,
+    "title": "black-friday values",
+    **obj(
+        {
+            "global": obj(
+                {
+                    "imageRegistry": string(
+                        "the private registry (Zot) host[:port], e.g. 172.31.32.68:5000", pattern=REGISTRY_PATTERN
+                    ),
+                    "imageTag": {"type": ["string", "number"]},
+                    "imagePullSecrets": PULL_SECRETS,
+                    "clusterDomain": string(minLength=1),
+                    "focusCategory": {"enum": list(CATEGORY_NAMES), "description": "the dashboard's focus category"},
+                    "focusLabel": {"type": ["string", "number"]},
+                    "kafka": obj(
+                        {
+                            "clusterName": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"),
+                            "namespace": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+                            "topic": string(pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
+                            "deadLetterTopic": string(pattern=r"^$|^[a-zA-Z0-9._-]{1,249}$"),
+                            "external": obj(
+                                {
+                                    "bootstrapServers": string(
+                                        "an existing Kafka: host:port,host:port; empty: Strimzi makes one",
+                                        pattern=r"^$|^[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5}(,[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5})*$",
+                                    )
+                                }
+                            ),
+                            "consumerGroup": string(minLength=1),
+                        }
+                    ),
+                    "valkey": obj(
+                        {
+                            "auth": obj({"existingSecret": string(), "existingSecretPasswordKey": string(minLength=1)}),
+                            "sentinel": obj(
+                                {
+                                    "enabled": BOOLEAN,
+                                    "primaryName": string(pattern=r"^[A-Za-z0-9_.-]+$"),
+                                }
+                            ),
+                        }
+                    ),
+                    "networkPolicy": obj({"enabled": BOOLEAN}),
+                    "serviceDefaults": obj(SERVICE_COMMON),
+                },
+                closed=False,
+            ),
+            "enabled": BOOLEAN,
+            **{name: ANY_OBJECT for name in ("api", "bridge", "writer", "consumer", "kafka", "valkey", "grafana")},
+            **LIBRARY_KEY,
+            "ingress": obj(
+                {
+                    "enabled": BOOLEAN,
+                    "className": string(minLength=1),
+                    "host": string(pattern=r"^$|^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$"),
+                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "tls": ANY_ARRAY,
+                }
+            ),
+            "tests": obj(
+                {
+                    "smoke": obj({"enabled": BOOLEAN, "sale": ANY_OBJECT, "timeoutSeconds": integer(1)}),
+                    "valkey": obj({"enabled": BOOLEAN}),
+                    "grafana": obj({"enabled": BOOLEAN}),
+                }
+            ),
+        }
+    ),
+}
+
+
+def all_schemas() -> dict[str, Schema]:
+    """Chart directory (relative to charts/black-friday) -> its values.schema.json content."""
+    return {
+        ".": UMBRELLA,
+        "charts/bf-common": LIBRARY,
+        **{f"charts/{settings.SERVICE}": service_schema(settings) for settings in SERVICES},
+        "charts/kafka": KAFKA,
+        "charts/valkey": VALKEY,
+        "charts/grafana": GRAFANA,
+    }

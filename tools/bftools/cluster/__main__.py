@@ -1,0 +1,151 @@
+"""python -m bftools.cluster {up,down,status,report,load}: the local one-node Kubernetes behind `make cluster-up`,
+`make cluster-down`, `make cluster-status`, `make cluster-report` and `make cluster-load`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bftools.cluster import release
+from bftools.cluster.cluster import Cluster, ClusterInfo, Status
+from bftools.cluster.config import NETNS, ClusterError
+from bftools.cluster.load import Experiment
+from bftools.cluster.load import run as run_experiment
+from bftools.runtime.process import NotReady
+
+
+def say(message: str) -> None:
+    print(f"cluster: {message}", flush=True)
+
+
+def usage(info: ClusterInfo) -> str:
+    return "\n".join(
+        [
+            f"  kubeconfig  export KUBECONFIG={info.kubeconfig}",
+            f"  apiserver   https://{info.node_ip}:6443   (node {info.node_name}, namespace {info.netns})",
+            f"  registry    {info.registry}   (plain HTTP: skopeo/buildah --tls-verify=false; pods pull from it)",
+            f"  image       {info.app_image}",
+            f"  kafka       {info.kafka_bootstrap}   (from the host and from the pods; topics {info.kafka_topic},",
+            f"              {info.kafka_dead_letter_topic})",
+            f"  values      {info.values_file}",
+            "  install     helm install bf charts/black-friday -n black-friday --create-namespace \\",
+            f"                -f values/dev.yaml -f {info.values_file}",
+            f"  NodePort    curl http://{info.node_ip}:<nodePort>/...   (from the host, through the veth)",
+            f"  ClusterIP   ip netns exec {info.netns} curl http://<cluster-ip>:<port>/...   (inside the namespace)",
+            "Stop it with: make cluster-down",
+        ]
+    )
+
+
+def show_status(status: Status) -> int:
+    """Print the status; 0 when the cluster runs or is cleanly stopped, 1 when something is dead or left."""
+    if not status.procs and status.host.clean:
+        print("not running")
+        return 0
+    for proc in status.procs:
+        print(f"{proc.name:<24} pid {proc.pid:<8} {'running' if proc.alive else 'DEAD'}  {proc.log}")
+    host = status.host
+    if status.owner and status.info is None and not status.procs:
+        print(f"{'owner':<24} the cluster running here is the one of {status.owner}")
+        return 0
+    print(
+        f"{'network':<24} namespace {NETNS} {'present' if host.netns else 'absent'}, veth "
+        f"{'up' if host.veth else 'absent'}, blackhole routes {', '.join(host.blackholes) or 'none'}, "
+        f"FORWARD rules {host.rules}"
+    )
+    if status.node_ready is not None:
+        print(f"{'node':<24} {'Ready' if status.node_ready else 'NOT ready'}")
+    for problem in status.problems:
+        print(f"{'problem':<24} {problem}")
+    if status.info is not None and status.running:
+        print(usage(status.info))
+        return 0
+    dead = [p.name for p in status.procs if not p.alive]
+    if dead:
+        print(f"dead: {', '.join(dead)} (make cluster-up cleans up and starts again; make cluster-down stops)")
+    elif not status.procs:
+        print("no process recorded, but the host still has the cluster's network set-up: make cluster-down")
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bftools.cluster", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start the local cluster (or say it runs)")
+    sub.add_parser("down", help="stop everything `up` started and remove its network set-up")
+    sub.add_parser("status", help="show what runs and what is dead")
+    report = sub.add_parser("report", help="print a release's dashboard figures as JSON, read from its Valkey")
+    report.add_argument("--release", default="bf", help="the helm release (default bf)")
+    report.add_argument("-n", "--namespace", default="black-friday", help="its namespace (default black-friday)")
+    load = sub.add_parser("load", help="the HPA experiment: Locust against a release's api, replicas and CPU to docs/")
+    defaults = Experiment()
+    load.add_argument("--users", type=int, default=defaults.users, help=f"Locust users (default {defaults.users})")
+    load.add_argument(
+        "--spawn-rate",
+        type=float,
+        default=defaults.spawn_rate,
+        help=f"users started per second (default {defaults.spawn_rate:g})",
+    )
+    load.add_argument(
+        "--seconds", type=int, default=defaults.seconds, help=f"how long Locust runs (default {defaults.seconds})"
+    )
+    load.add_argument(
+        "--cooldown",
+        type=int,
+        default=defaults.cooldown,
+        help=f"at most this long for the scale-down (default {defaults.cooldown})",
+    )
+    load.add_argument(
+        "--interval",
+        type=float,
+        default=defaults.interval,
+        help=f"seconds between samples (default {defaults.interval:g})",
+    )
+    load.add_argument(
+        "--out", type=Path, default=defaults.out, help="CSV and PNG path without suffix (default docs/cluster-load)"
+    )
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
+        return 1
+    cluster = Cluster(say=say)
+    try:
+        if args.command == "up":
+            info, already = cluster.up()
+            print("the local cluster is already running:" if already else "the local cluster is up:")
+            print(usage(info))
+        elif args.command == "down":
+            started = time.monotonic()
+            stopped = cluster.down()
+            if stopped:
+                print(f"stopped: {', '.join(stopped)} ({time.monotonic() - started:.0f}s)")
+            else:
+                print("nothing was running")
+        elif args.command == "load":
+            plan = Experiment(args.users, args.spawn_rate, args.seconds, args.cooldown, args.interval, args.out)
+            outcome = run_experiment(plan, say)
+            return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
+        elif args.command == "report":
+            if not cluster.running():
+                raise ClusterError("the local cluster is not running: make cluster-up")
+            with cluster.api() as api:
+                print(json.dumps(release.report(api, args.namespace, args.release), ensure_ascii=False))
+        else:
+            return show_status(cluster.status())
+    except (ClusterError, NotReady) as exc:
+        print(f"cluster {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.command == "up":
+            cluster.down()
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

