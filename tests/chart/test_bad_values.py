@@ -106,6 +106,23 @@ pytestmark = pytest.mark.chart
             "valkey.maxmemory: set it, or a memory limit (valkey.resources.limits.memory) to derive it from",
         ),
         (["--set", "valkey.maxmemory=1gb"], "at '/maxmemory'"),
+        (
+            ["--set", "api.terminationGracePeriodSeconds=10"],
+            "api.terminationGracePeriodSeconds (10) must hold the stop: preStopSleepSeconds (5) + "
+            "GRACEFUL_TIMEOUT_SECONDS + DRAIN_IDLE_SECONDS (12)",
+        ),
+        (["--set", "writer.preStopSleepSeconds=-1"], "at '/preStopSleepSeconds'"),
+        (
+            [
+                "--set-json",
+                'kafka.nodePools=[{"name":"b","roles":["broker","controller"],"replicas":1,'
+                '"storage":{"type":"persistent-claim","size":"10Gi"}}]',
+                "--set",
+                "kafka.topic.retentionBytes=2Gi",
+            ],
+            "kafka.topic.retentionBytes: 2Gi per partition does not fit the brokers' volumes: each broker holds 12 "
+            "partition replicas",
+        ),
         (["--set", "valkey.maxmemoryPercent=99"], "at '/maxmemoryPercent': maximum: got 99, want 95"),
         (["--set", "valkey.podAntiAffinity=always"], "at '/podAntiAffinity'"),
         (["--set", "global.valkey.sentinel.primaryName=my primary"], "at '/global/valkey/sentinel/primaryName'"),

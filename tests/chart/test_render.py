@@ -514,3 +514,26 @@ def test_push_images_dry_run_lists_every_image_the_chart_pulls() -> None:
     planned = {p.split(" -> ")[-1] for p in planned if not p.startswith("oci")}
     assert pulled == planned
     assert "--set global.imageRegistry=10.1.2.3:5000 --set global.imageTag=t1" in done.stdout
+
+
+def test_rollouts_start_a_new_pod_before_an_old_one_stops_and_the_old_one_drains() -> None:
+    rendered = render()
+    for name in ("bf-api", "bf-bridge", "bf-writer", "bf-consumer"):
+        strategy = rendered.get("Deployment", name)["spec"]["strategy"]
+        assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    containers = dict(rendered.containers())
+    for name in ("api", "bridge", "writer"):  # they keep serving while their endpoints and DNS entries go
+        assert containers[f"bf-{name}/{name}"]["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
+    assert "lifecycle" not in containers["bf-consumer/consumer"]  # it leaves its group on SIGTERM
+
+
+def test_kafka_keeps_what_its_volumes_hold() -> None:
+    """values/prod.yaml: 3 brokers of 50Gi, 12 partitions x 3 replicas of two topics: 24 partition replicas a
+    broker, each with its retained bytes and an active segment of a quarter of them, within 85 % of 50Gi."""
+    rendered = render(*values_args("prod"), "--set", "kafka.crdCheck=false")
+    config = rendered.get("KafkaTopic", "bf-sales-topic")["spec"]["config"]
+    retained, segment = config["retention.bytes"], config["segment.bytes"]
+    assert segment == retained // 4
+    assert 24 * (retained + segment) <= 0.85 * 50 * 2**30 < 24 * (retained + segment) * 1.001
+    ephemeral = render("--set", "kafka.crdCheck=false").get("KafkaTopic", "bf-sales-topic")["spec"]["config"]
+    assert "retention.bytes" not in ephemeral  # an ephemeral volume without a size: bounded by time only

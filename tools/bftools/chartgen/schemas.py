@@ -135,6 +135,15 @@ SERVICE_COMMON: Final = {
     "logLevel": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
     "resources": RESOURCES,
     "terminationGracePeriodSeconds": integer(0),
+    "preStopSleepSeconds": integer(
+        0, 120, "after SIGTERM is decided, seconds the pod keeps serving while its endpoints are removed"
+    ),
+    "updateStrategy": obj(
+        {
+            "maxSurge": {"type": ["integer", "string"], "description": "new pods above the replicas during a rollout"},
+            "maxUnavailable": {"type": ["integer", "string"], "description": "pods below the replicas during one"},
+        }
+    ),
     "podLabels": {"type": "object", "additionalProperties": {"type": "string"}},
     "extraEnv": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
     "topologySpreadConstraints": ANY_ARRAY,
@@ -242,6 +251,12 @@ KAFKA: Final = chart_schema(
                 "partitions": integer(1),
                 "replicas": {"type": ["integer", "null"], "minimum": 1},
                 "retentionMs": integer(-1),
+                "retentionBytes": {
+                    "type": "string",
+                    "pattern": f"^$|{QUANTITY_PATTERN}",
+                    "description": "per partition (with its active segment, a quarter of it); empty: derived from "
+                    "the brokers' volumes",
+                },
                 "config": ANY_OBJECT,
             }
         ),

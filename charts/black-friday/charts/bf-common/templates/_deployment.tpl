@@ -3,6 +3,7 @@
 {{- define "bf.service.deployment" -}}
 {{- $ctx := merge (dict "Values" (include "bf.service.values" . | fromYaml)) (omit . "Values") -}}
 {{- $values := $ctx.Values -}}
+{{- include "bf.service.validateGrace" $ctx -}}
 {{- $ports := include "bf.componentPorts" $ctx.Chart.Name | fromYaml -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -16,6 +17,11 @@ spec:
   replicas: {{ $values.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
+  strategy:
+    type: RollingUpdate
+    rollingUpdate:
+      maxSurge: {{ $values.updateStrategy.maxSurge }}
+      maxUnavailable: {{ $values.updateStrategy.maxUnavailable }}
   selector:
     matchLabels:
       {{- include "bf.selectorLabels" $ctx | nindent 6 }}
@@ -71,9 +77,14 @@ spec:
             {{- include "bf.service.probe" (dict "probe" . "kind" $probe "ports" $ports) | nindent 12 }}
           {{- end }}
           {{- end }}
-          {{- with $values.lifecycle }}
+          {{- if $values.lifecycle }}
           lifecycle:
-            {{- toYaml . | nindent 12 }}
+            {{- toYaml $values.lifecycle | nindent 12 }}
+          {{- else if $values.preStopSleepSeconds }}
+          lifecycle:
+            preStop:
+              exec:
+                command: [sleep, {{ $values.preStopSleepSeconds | quote }}]
           {{- end }}
           resources:
             {{- toYaml $values.resources | nindent 12 }}
@@ -164,4 +175,20 @@ ready, and their HPAs read <unknown> meanwhile.
     limits: {cpu: 100m, memory: 64Mi}
   securityContext:
     {{- include "bf.containerSecurityContext" $ctx | nindent 4 }}
+{{- end -}}
+
+
+{{/*
+The pod's grace period must hold what a stop takes: the preStop sleep, then the drain of the HTTP services
+(GRACEFUL_TIMEOUT_SECONDS for in-flight work, DRAIN_IDLE_SECONDS for idle connections) or the writer's and
+consumer's grace; past it the kubelet kills the process and the requests it held fail.
+*/}}
+{{- define "bf.service.validateGrace" -}}
+{{- $values := .Values -}}
+{{- $config := $values.config | default dict -}}
+{{- $drain := add (float64 (index $config "GRACEFUL_TIMEOUT_SECONDS" | default 10)) (float64 (index $config "DRAIN_IDLE_SECONDS" | default 2)) -}}
+{{- $needed := add (int $values.preStopSleepSeconds) $drain -}}
+{{- if gt (float64 $needed) (float64 $values.terminationGracePeriodSeconds) -}}
+{{- fail (printf "\n\n%s.terminationGracePeriodSeconds (%d) must hold the stop: preStopSleepSeconds (%d) + GRACEFUL_TIMEOUT_SECONDS + DRAIN_IDLE_SECONDS (%g): raise it, or shorten them." .Chart.Name (int $values.terminationGracePeriodSeconds) (int $values.preStopSleepSeconds) (float64 $drain)) -}}
+{{- end -}}
 {{- end -}}

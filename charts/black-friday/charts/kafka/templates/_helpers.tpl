@@ -90,6 +90,44 @@ The checks of Strimzi mode, at render time, so that a bad install stops before a
 {{- toYaml (mergeOverwrite $config (.Values.config | default dict)) -}}
 {{- end -}}
 
+{{/*
+The smallest volume of a broker pool in bytes (0: ephemeral storage without a size: no bound), and the bytes
+each partition replica may hold so that the topic and its dead-letter topic fill at most 85 % of it: each
+broker holds (2 topics x partitions x replicas / brokers) partition replicas, and each one its retained
+bytes plus its active segment (a quarter of them).
+*/}}
+{{- define "kafka.brokerVolumeBytes" -}}
+{{- $smallest := 0.0 -}}
+{{- range .Values.nodePools -}}
+{{- if and (has "broker" .roles) .storage.size -}}
+{{- $bytes := include "bf.quantityBytes" .storage.size | float64 -}}
+{{- if or (eq $smallest 0.0) (lt $bytes $smallest) }}{{ $smallest = $bytes }}{{ end -}}
+{{- end -}}
+{{- end -}}
+{{- $smallest | int64 -}}
+{{- end -}}
+
+{{- define "kafka.partitionReplicasPerBroker" -}}
+{{- $replicas := int (.Values.topic.replicas | default (include "kafka.replicas" .)) -}}
+{{- $brokers := max 1 (int (include "kafka.brokers" .)) -}}
+{{- ceil (divf (mul 2 (int .Values.topic.partitions) $replicas) $brokers) | int -}}
+{{- end -}}
+
+{{/* retention.bytes of each partition (0: not bounded by size). */}}
+{{- define "kafka.retentionBytes" -}}
+{{- $volume := include "kafka.brokerVolumeBytes" . | float64 -}}
+{{- $perBroker := include "kafka.partitionReplicasPerBroker" . | float64 -}}
+{{- if .Values.topic.retentionBytes -}}
+{{- $wanted := include "bf.quantityBytes" .Values.topic.retentionBytes | float64 -}}
+{{- if and (gt $volume 0.0) (gt (mulf $wanted 1.25 $perBroker) (mulf $volume 0.85)) -}}
+{{- fail (printf "\n\nkafka.topic.retentionBytes: %s per partition does not fit the brokers' volumes: each broker holds %d partition replicas (the topic and its dead-letter topic), which with their active segments take %.1f GiB, more than 85 %% of its %.1f GiB volume. Lower it (at most %.0f MiB), or grow the brokers' storage.size." .Values.topic.retentionBytes (int $perBroker) (divf (mulf $wanted 1.25 $perBroker) 1073741824.0) (divf $volume 1073741824.0) (divf (divf (mulf $volume 0.85) (mulf 1.25 $perBroker)) 1048576.0)) -}}
+{{- end -}}
+{{- $wanted | int64 -}}
+{{- else if gt $volume 0.0 -}}
+{{- divf (mulf $volume 0.85) (mulf 1.25 $perBroker) | int64 -}}
+{{- else -}}0{{- end -}}
+{{- end -}}
+
 {{/* A KafkaTopic: (dict "ctx" . "name" "sales-topic") */}}
 {{- define "kafka.topic" -}}
 {{- $ctx := .ctx -}}
@@ -106,6 +144,12 @@ spec:
   topicName: {{ .name }}
   partitions: {{ $ctx.Values.topic.partitions }}
   replicas: {{ $ctx.Values.topic.replicas | default (int (include "kafka.replicas" $ctx)) }}
+  {{- $config := dict "retention.ms" (int64 $ctx.Values.topic.retentionMs) "min.insync.replicas" $minIsr }}
+  {{- $retention := include "kafka.retentionBytes" $ctx | int64 }}
+  {{- if gt $retention 0 }}
+  {{- $_ := set $config "retention.bytes" $retention }}
+  {{- $_ := set $config "segment.bytes" (min (max (div $retention 4) 16777216) 1073741824) }}
+  {{- end }}
   config:
-    {{- toYaml (mergeOverwrite (dict "retention.ms" (int64 $ctx.Values.topic.retentionMs) "min.insync.replicas" $minIsr) ($ctx.Values.topic.config | default dict)) | nindent 4 }}
+    {{- toYaml (mergeOverwrite $config ($ctx.Values.topic.config | default dict)) | nindent 4 }}
 {{- end -}}
