@@ -7,8 +7,8 @@ TEST_WORKERS ?= 2
 # The product (apps/blackfriday), the tooling (tools/bftools, installed editable beside it) and the tests.
 PY_SOURCES := apps tools tests
 
-.PHONY: help setup demo up down status snapshot report chaos bench test generate lint format lock clean \
-	cluster-up cluster-down cluster-status cluster-report cluster-load
+.PHONY: help setup demo up down status snapshot report chaos soak bench test generate lint format lock clean \
+	cluster-up cluster-down cluster-status cluster-report cluster-load cluster-chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ chaos: ## the fault matrix under load on a stack of its own (~5 min); the table 
 	@scripts/setup python kafka
 	@$(PY) -m bftools.chaos --write-doc
 
+soak: ## millions of sales through the consumer: Valkey's memory and each service's RSS to docs/reliability.md, docs/soak.{csv,png}
+	@scripts/setup python kafka bench
+	@$(PY) -m bftools.soak --write-doc
+
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m bftools.stack status; else echo "not running"; fi
 
@@ -55,6 +59,10 @@ cluster-status: ## show what the local Kubernetes runs and what is dead
 cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
 	@scripts/setup python kafka helm registry k8s
 	@$(PY) -m bftools.cluster load
+
+cluster-chaos: ## rollouts, upgrades, pod loss, Valkey failover, a broker kill under load on the local Kubernetes; docs/reliability.md
+	@scripts/setup python kafka helm registry k8s
+	@$(PY) -m bftools.cluster chaos --write-doc
 
 cluster-report: ## make report for a release on the local Kubernetes (RELEASE=bf NAMESPACE=black-friday)
 	@$(PY) -m bftools.cluster report --release $(or $(RELEASE),bf) --namespace $(or $(NAMESPACE),black-friday)

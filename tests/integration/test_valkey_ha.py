@@ -84,6 +84,26 @@ def test_an_empty_primary_the_sentinels_still_name_hands_over_instead_of_wiping(
     until(lambda: all(n.keys() == 300 for n in sentinels.nodes), 30, "every node to hold the data")
 
 
+def test_a_primary_asked_to_stop_hands_over_to_a_replica_first(sentinels: ValkeyNodes) -> None:
+    """The pod's preStop (deleted, rolled out): writes move to a new primary before this one stops."""
+    _fill(sentinels, 100)
+    old = sentinels.primary()
+    started = time.monotonic()
+    done = sentinels.prestop(old.index)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 15
+    assert old.role() == "slave"
+    new = sentinels.primary()
+    assert new.index != old.index
+    assert all(sentinels.sentinel_primary(i) == new.port for i in range(3))
+    with new.client() as client:
+        client.set("bf:after", 1)
+    for node in sentinels.nodes:  # a replica's preStop has nothing to hand over
+        if node.index != new.index:
+            assert sentinels.prestop(node.index).returncode == 0
+    assert sentinels.primary().index == new.index
+
+
 def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     sentinels: ValkeyNodes, pipeline: Pipeline
 ) -> None:

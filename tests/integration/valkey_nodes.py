@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,13 @@ class ValkeyNodes:
         primaries = [n for n in self.nodes if n.answers() and n.role() == "master"]
         assert len(primaries) == 1, [(n.index, n.role()) for n in self.nodes if n.answers()]
         return primaries[0]
+
+    def prestop(self, index: int) -> subprocess.CompletedProcess[str]:
+        """The pod's preStop hook (files/prestop.sh) for node ``index``."""
+        shell = shutil.which("sh") or "/bin/sh"
+        return subprocess.run(
+            [shell, str(FILES / "prestop.sh")], env=self.env(index), capture_output=True, text=True, timeout=60
+        )
 
     def kill(self, index: int) -> None:
         proc = self.procs.pop(f"valkey-{index}")

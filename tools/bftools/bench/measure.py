@@ -72,7 +72,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
 
@@ -117,7 +117,7 @@ class Sampler:
         while not self._stop.wait(self.interval):
             for name, pid in list(self.pids.items()):
                 try:
-                    self.usage[name].peak_rss_mb = max(self.usage[name].peak_rss_mb, _rss_mb(pid))
+                    self.usage[name].peak_rss_mb = max(self.usage[name].peak_rss_mb, rss_mb(pid))
                 except OSError:
                     continue
 

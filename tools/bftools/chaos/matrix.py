@@ -1,14 +1,6 @@
-"""`make chaos`: faults injected one after another into a local stack under continuous, bounded load.
-
-A client-side ledger keeps every answer. Every sale gets a product id of its own (``r03-000123``: row 3,
-sale 123) and one unit, so Valkey's units per product say, sale by sale, how many times it was counted:
-0 for a lost sale, 2 for a double count. Per fault (row of the table):
-
-    sent, 201, 503, other (no answer: connection refused or cut), lost (a 201 not counted),
-    double-counted, counted without a 201 (allowed only when the answer said it might be stored:
-    a 503 "stored": "unknown", or no answer at all), refused-but-counted (a violation: a 503 "stored":
-    "no" or a 4xx that was counted), and recovery: how long after the component was back the first 201
-    came (— when 201s never stopped).
+"""`make chaos`: faults injected one after another into a local stack under continuous, bounded load, each
+row accounted by the client-side ledger (bftools.chaos.ledger: sent, 201, 503, other, lost, double-counted,
+recovery).
 
 The run fails (exit 1) on any lost, double-counted or refused-but-counted sale, or a recovery over 15 s.
 Traffic goes only to 127.0.0.1; the run is bounded (the rows, their hold times, the rate).
@@ -16,40 +8,19 @@ Traffic goes only to 127.0.0.1; the run is bounded (the rows, their hold times, 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import random
-import re
 import signal
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, cast
 
-import httpx
-import valkey
-
+from bftools.chaos.ledger import Fault, Load, Result, Row, account, table, unit_counts
+from bftools.runtime.docs import write_section
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, die_with_this_process, wait_for
 from bftools.stack.services import Pipeline
 from bftools.stack.stack import Stack
-from blackfriday import keys
 from blackfriday.valkeyconn import connect
-
-RECOVERY_LIMIT: Final = 15.0
-CATEGORIES: Final = ("Electronica", "Ropa", "Hogar", "Belleza")
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One row: what happens to which component, and for how long it stays down or frozen."""
-
-    name: str
-    component: str
-    kind: str  # kill | stop | pause | scale
-    hold: float
 
 
 def faults(hold: float, broker_hold: float) -> list[Fault]:
@@ -66,173 +37,6 @@ def faults(hold: float, broker_hold: float) -> list[Fault]:
         Fault("consumer added, removed", "consumer-2", "scale", hold),
     ]
     return rows
-
-
-@dataclass
-class Entry:
-    row: int
-    product: str
-    sent: float
-    done: float = 0.0
-    status: int = 0  # 0: no answer
-    stored: str | None = None
-
-
-@dataclass
-class Row:
-    fault: Fault
-    started: float = 0.0
-    injected: float = 0.0
-    back: float = 0.0
-    ended: float = 0.0
-    #: Components that died during the row without being its fault (found dead, started again).
-    collateral: list[str] = field(default_factory=list)
-
-
-class Load:
-    """Bounded open-loop load: ``rate`` sales a second, at most ``concurrency`` in flight, to 127.0.0.1."""
-
-    def __init__(self, url: str, rate: float, concurrency: int) -> None:
-        if httpx.URL(url).host != "127.0.0.1":
-            raise ValueError(f"chaos load only targets 127.0.0.1, not {url}")
-        self.url = url
-        self.rate = rate
-        self.concurrency = concurrency
-        self.row = 0
-        self.ledger: list[Entry] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="chaos-load", daemon=True)
-        self._sequence = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    async def _run(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(15, connect=2), limits=limits) as client:
-            slots = asyncio.Semaphore(self.concurrency)
-            tasks: set[asyncio.Task[None]] = set()
-            loop = asyncio.get_running_loop()
-            next_at = loop.time()
-            while not self._stop.is_set():
-                await slots.acquire()
-                task = asyncio.create_task(self._one(client, slots))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                next_at += 1 / self.rate
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
-            await asyncio.gather(*tasks)
-
-    async def _one(self, client: httpx.AsyncClient, slots: asyncio.Semaphore) -> None:
-        self._sequence += 1
-        entry = Entry(self.row, f"r{self.row:02d}-{self._sequence:06d}", time.monotonic())
-        self.ledger.append(entry)
-        body = {
-            "categoria": random.choice(CATEGORIES),  # noqa: S311 - load, not security
-            "producto_id": entry.product,
-            "precio": round(random.uniform(1, 500), 2),  # noqa: S311
-            "cantidad_vendida": 1,
-        }
-        try:
-            response = await client.post("/purchase", json=body)
-            entry.status = response.status_code
-            if response.headers.get("content-type", "").startswith("application/json"):
-                entry.stored = response.json().get("stored")
-        except httpx.HTTPError:
-            entry.status = 0
-        finally:
-            entry.done = time.monotonic()
-            slots.release()
-
-
-@dataclass
-class Result:
-    fault: Fault
-    sent: int = 0
-    created: int = 0
-    unavailable: int = 0
-    other: int = 0
-    lost: int = 0
-    doubled: int = 0
-    counted_unknown: int = 0
-    refused_but_counted: int = 0
-    recovery: float | None = None  # None: 201s never stopped
-    recovered: bool = True
-    collateral: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.lost == 0
-            and self.doubled == 0
-            and self.refused_but_counted == 0
-            and self.recovered
-            and not self.collateral
-            and (self.recovery is None or self.recovery <= RECOVERY_LIMIT)
-        )
-
-
-def account(rows: Sequence[Row], ledger: Sequence[Entry], counts: Mapping[str, int]) -> list[Result]:
-    """Each row's figures from the ledger and how many times Valkey counted each sale."""
-    results = []
-    for index, row in enumerate(rows):
-        result = Result(row.fault, collateral=list(row.collateral))
-        mine = [e for e in ledger if e.row == index]
-        result.sent = len(mine)
-        for entry in mine:
-            counted = counts.get(entry.product, 0)
-            if entry.status == 201:
-                result.created += 1
-                result.lost += counted == 0
-            elif entry.status == 503:
-                result.unavailable += 1
-            else:
-                result.other += 1
-            result.doubled += counted > 1
-            if entry.status != 201 and counted:
-                if entry.status == 0 or entry.stored == "unknown":
-                    result.counted_unknown += 1
-                else:
-                    result.refused_but_counted += 1
-        failed_before_back = [e for e in mine if e.status != 201 and e.sent >= row.injected]
-        if failed_before_back:
-            after = [e.done for e in mine if e.status == 201 and e.sent >= row.back]
-            if after:
-                result.recovery = max(0.0, min(after) - row.back)
-            else:
-                result.recovered = False
-        results.append(result)
-    return results
-
-
-def unit_counts(client: valkey.Valkey, products: Sequence[str]) -> dict[str, int]:
-    """How many units Valkey counted for each product (each chaos sale is one unit of its own product)."""
-    counts: dict[str, int] = {}
-    for start in range(0, len(products), 1000):
-        chunk = list(products[start : start + 1000])
-        scores = cast(list[float | None], client.zmscore(keys.PRODUCTS_UNITS, chunk))
-        counts.update({p: int(s) for p, s in zip(chunk, scores, strict=True) if s is not None})
-    return counts
-
-
-def table(results: Sequence[Result]) -> str:
-    header = (
-        "| fault | sent | 201 | 503 | other | lost | double-counted | counted without 201 (unknown) "
-        "| refused but counted | 201s back after | also died |"
-    )
-    lines = [header, "|" + "---|" * 11]
-    for r in results:
-        recovery = "—" if r.recovery is None else f"{r.recovery:.1f} s" if r.recovered else "never"
-        lines.append(
-            f"| {r.fault.name} | {r.sent} | {r.created} | {r.unavailable} | {r.other} | {r.lost} | {r.doubled} "
-            f"| {r.counted_unknown} | {r.refused_but_counted} | {recovery} | {', '.join(r.collateral) or '—'} |"
-        )
-    return "\n".join(lines)
 
 
 class Chaos:
@@ -337,12 +141,8 @@ def run(
 
 
 def write_doc(doc: Path, text: str) -> None:
-    """Replace the table between the markers of docs/reliability.md."""
-    content = doc.read_text()
-    pattern = re.compile(r"(<!-- chaos:begin -->\n)(?:.*?\n)?(<!-- chaos:end -->)", re.S)
-    if not pattern.search(content):
-        raise ValueError(f"{doc} has no <!-- chaos:begin --> ... <!-- chaos:end --> section")
-    doc.write_text(pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n" + m.group(2), content))
+    """Replace the table between the chaos markers of docs/reliability.md."""
+    write_section(doc, "chaos", text)
 
 
 def summary(results: Sequence[Result], seconds: float, rate: float) -> str:

@@ -1,5 +1,6 @@
-"""python -m bftools.cluster {up,down,status,report,load}: the local one-node Kubernetes behind `make cluster-up`,
-`make cluster-down`, `make cluster-status`, `make cluster-report` and `make cluster-load`."""
+"""python -m bftools.cluster {up,down,status,report,load,chaos}: the local one-node Kubernetes behind
+`make cluster-up`, `make cluster-down`, `make cluster-status`, `make cluster-report`, `make cluster-load` and
+`make cluster-chaos`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bftools.cluster import release
+from bftools.cluster import chaos, release
 from bftools.cluster.cluster import Cluster, ClusterInfo, Status
 from bftools.cluster.config import NETNS, ClusterError
 from bftools.cluster.load import Experiment
 from bftools.cluster.load import run as run_experiment
+from bftools.runtime.docs import write_section
+from bftools.runtime.paths import ROOT
 from bftools.runtime.process import NotReady
 
 
@@ -109,6 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument(
         "--out", type=Path, default=defaults.out, help="CSV and PNG path without suffix (default docs/cluster-load)"
     )
+    faults = sub.add_parser("chaos", help="the operators' fault matrix under load on a release (docs/reliability.md)")
+    faults.add_argument("--short", action="store_true", help="the rows make test runs")
+    faults.add_argument("--rate", type=float, default=chaos.Plan().rate, help="sales offered a second (default 40)")
+    faults.add_argument("--write-doc", action="store_true", help="write the table into docs/reliability.md")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
@@ -130,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             plan = Experiment(args.users, args.spawn_rate, args.seconds, args.cooldown, args.interval, args.out)
             outcome = run_experiment(plan, say)
             return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
+        elif args.command == "chaos":
+            matrix = chaos.Plan(rate=args.rate, short=args.short)
+            doc = ROOT / "docs" / "reliability.md"
+            write = (lambda text: write_section(doc, "cluster-chaos", text)) if args.write_doc else None
+            return chaos.main(matrix, list(argv if argv is not None else sys.argv[1:]), say, write)
         elif args.command == "report":
             if not cluster.running():
                 raise ClusterError("the local cluster is not running: make cluster-up")

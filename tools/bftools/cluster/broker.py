@@ -23,6 +23,7 @@ from bftools.cluster.config import (
     MissingPrerequisite,
 )
 from bftools.runtime import paths
+from bftools.runtime.ports import accepts
 from bftools.runtime.process import NotReady
 from bftools.stack.kafka import KafkaBroker
 
@@ -48,12 +49,22 @@ def prepare_check() -> str:
 def prepare(layout: Layout) -> Component:
     """Write the configuration, format the storage (a fresh cluster id per `up`); the broker to start."""
     prepare_check()
-    broker = _broker(layout)
     try:
-        broker.prepare()
+        _broker(layout).prepare()
     except NotReady as exc:
         raise ClusterError(str(exc)) from None
+    return component(layout)
+
+
+def component(layout: Layout) -> Component:
+    """The broker on its prepared storage (to start it again: make cluster-chaos kills it)."""
+    broker = _broker(layout)
     return Component("kafka", broker.command("kafka.Kafka", str(broker.config)), str(broker.config))
+
+
+def ready(log: Path, offset: int) -> bool:
+    """The broker answers on the node's address and its log, from ``offset`` on, says it started."""
+    return accepts(KAFKA_PORT, NODE_IP) and started(log, offset)
 
 
 def started(log: Path, offset: int) -> bool:

@@ -30,7 +30,6 @@ from bftools.cluster.config import (
     HOST_IP,
     KAFKA_BOOTSTRAP,
     KAFKA_DEAD_LETTER_TOPIC,
-    KAFKA_PORT,
     KAFKA_TOPIC,
     LOCK_FILE,
     NETNS,
@@ -42,7 +41,6 @@ from bftools.cluster.config import (
     MissingPrerequisite,
 )
 from bftools.cluster.shell import environment, run, which
-from bftools.runtime.ports import accepts
 from bftools.runtime.process import Proc, spawn, wait_for
 
 Say = Callable[[str], None]
@@ -273,6 +271,17 @@ class Cluster:
         self._save(procs)
         return proc
 
+    def restart(self, component: Component, ready: Callable[[Proc], bool], timeout: float = 120) -> Proc:
+        """Start a component of the running cluster again after it died (make cluster-chaos kills the broker),
+        in its place in the recorded state; wait until ``ready``."""
+        with self._exclusive():
+            info = self.info()
+            procs = [p for p in self.procs() if p.name != component.name]
+            proc = self._spawn(component, procs)
+            self._save(procs, info)
+        self._wait(proc, lambda: ready(proc), timeout, component.name)
+        return proc
+
     def _wait(self, proc: Proc, ready: Callable[[], bool], timeout: float, what: str) -> None:
         started = time.monotonic()
 
@@ -342,7 +351,7 @@ class Cluster:
         kafka_log_start = 0
         self._wait(
             kafka,
-            lambda: accepts(KAFKA_PORT, NODE_IP) and broker.started(kafka.log, kafka_log_start),
+            lambda: broker.ready(kafka.log, kafka_log_start),
             120,
             f"Kafka {KAFKA_BOOTSTRAP}",
         )

@@ -56,6 +56,9 @@ OWNER_FILE: Final = Path("/run/bf-k8s.owner")
 #: Held by `up` and `down` (any clone's) while they change the host.
 LOCK_FILE: Final = Path("/run/bf-k8s.lock")
 NETNS_PATH: Final = Path("/var/run/netns") / NETNS
+#: What `ip netns exec` mounts over /etc/resolv.conf inside the namespace: the cluster's DNS, so that a
+#: program run there finds Services and pods by name, as a pod does (bf-valkey-sentinel.black-friday).
+NETNS_RESOLV_CONF: Final = Path("/etc/netns") / NETNS / "resolv.conf"
 
 
 class ClusterError(RuntimeError):

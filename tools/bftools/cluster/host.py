@@ -171,6 +171,7 @@ SYSTEM_DIRS = (
     Path("/var/lib/cni"),
     Path("/var/log/containers"),
     Path("/run/netns"),
+    Path("/etc/netns"),
 )
 #: Wholly ours when we created them (nothing else on the machine runs containerd).
 OWNED_WHEN_CREATED = (Path("/run/containerd"),)

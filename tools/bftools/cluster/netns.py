@@ -8,16 +8,20 @@ route) and refuses to forward anything from or to the veth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from ipaddress import IPv4Network, ip_network
 from pathlib import Path
 
 from bftools.cluster.config import (
+    CLUSTER_DOMAIN,
+    DNS_SERVICE_IP,
     HOST_IP,
     HOST_VETH,
     NETNS,
     NETNS_PATH,
+    NETNS_RESOLV_CONF,
     NODE_IP,
     NS_VETH,
     OWNER_FILE,
@@ -102,6 +106,10 @@ def create(state: Path) -> None:
         ["ip", "route", "add", str(SERVICE_CIDR), "via", HOST_IP],
     ):
         run(in_netns(argv), f"in {NETNS}: {' '.join(argv)}", timeout=10)
+    NETNS_RESOLV_CONF.parent.mkdir(parents=True, exist_ok=True)
+    NETNS_RESOLV_CONF.write_text(
+        f"nameserver {DNS_SERVICE_IP}\nsearch svc.{CLUSTER_DOMAIN} {CLUSTER_DOMAIN}\noptions ndots:5\n"
+    )
     _sysctl("net.ipv4.ip_forward", "1")
     _sysctl("net.bridge.bridge-nf-call-iptables", "1")
     for network in BLACKHOLES:
@@ -155,4 +163,7 @@ def destroy() -> None:
             run(["iptables", "-w", "5", "-C", *rule], "check a FORWARD rule", timeout=15, check=False).returncode == 0
         ):
             run(["iptables", "-w", "5", "-D", *rule], f"delete the FORWARD rule {' '.join(match)}", timeout=15)
+    NETNS_RESOLV_CONF.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        NETNS_RESOLV_CONF.parent.rmdir()
     OWNER_FILE.unlink(missing_ok=True)

@@ -5,7 +5,7 @@ in-cluster Valkey), the way `make report` reads the local stack's.
     helm(info.kubeconfig, "install", *readme_install("bf", "black-friday", info.values_file), "--wait")
     with Cluster().api() as api:
         post_sale(api, "black-friday", "bf", {...})     # (status, body) through the api's ClusterIP
-        report(api, "black-friday", "bf")               # bf-report against the Valkey primary's ClusterIP
+        report(api, "black-friday", "bf")               # bf-report against the release's Valkey primary
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bftools.cluster.config import ClusterError, MissingPrerequisite
-from bftools.cluster.shell import in_netns, run
+from bftools.cluster.shell import in_netns, in_netns_dns, run
 from bftools.runtime.paths import ROOT
 
 #: Built by scripts/setup helm.
@@ -87,26 +87,42 @@ def api_url(api: client.ApiClient, namespace: str, release: str) -> str:
     return f"http://{service_ip(api, namespace, f'{release}-api')}:8080"
 
 
+def valkey_addr(api: client.ApiClient, namespace: str, release: str) -> str:
+    """VALKEY_ADDR of a release's clients, usable inside the namespace (its DNS: in_netns_dns): the release's
+    Sentinels and primary name when it runs Sentinel, else the primary's Service."""
+    try:
+        statefulset = client.AppsV1Api(api).read_namespaced_stateful_set(
+            f"{release}-valkey", namespace, _request_timeout=10
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise ClusterError(f"the release {namespace}/{release} has no Valkey ({release}-valkey)") from None
+        raise
+    pod = statefulset.spec.template.spec if statefulset.spec and statefulset.spec.template else None
+    env = {e.name: e.value for c in (pod.containers if pod else []) for e in (c.env or []) if e.value}
+    if env.get("SENTINEL") == "1":
+        return f"sentinel://{release}-valkey-sentinel.{namespace}:26379/{env.get('SENTINEL_NAME', 'bf')}"
+    return f"{release}-valkey-primary.{namespace}:6379"
+
+
 def valkey_env(api: client.ApiClient, namespace: str, release: str) -> dict[str, str]:
-    """VALKEY_ADDR (the primary's Service) and VALKEY_PASSWORD (from the release's Secret) for bf-report."""
+    """VALKEY_ADDR (valkey_addr) and VALKEY_PASSWORD (from the release's Secret) for bf-report."""
     secret = client.CoreV1Api(api).read_namespaced_secret(f"{release}-valkey", namespace, _request_timeout=10)
     encoded = (secret.data or {}).get("password")
     if not encoded:
         raise ClusterError(f"the Secret {namespace}/{release}-valkey has no key password")
-    return {
-        "VALKEY_ADDR": f"{service_ip(api, namespace, f'{release}-valkey-primary')}:6379",
-        "VALKEY_PASSWORD": base64.b64decode(encoded).decode(),
-    }
+    return {"VALKEY_ADDR": valkey_addr(api, namespace, release), "VALKEY_PASSWORD": base64.b64decode(encoded).decode()}
 
 
 def report(api: client.ApiClient, namespace: str, release: str, focus: str | None = None) -> dict[str, Any]:
-    """`make report`'s figures, read by bf-report inside the namespace from the release's Valkey."""
+    """`make report`'s figures, read by bf-report inside the namespace from the release's Valkey (through its
+    Sentinels when it runs them)."""
     env = valkey_env(api, namespace, release)
     if focus:
         env["FOCUS_CATEGORY"] = focus
     done = run(
-        in_netns([sys.executable, "-m", "blackfriday.report"]),
-        f"bf-report against {namespace}/{release}-valkey-primary",
+        in_netns_dns([sys.executable, "-m", "blackfriday.report"]),
+        f"bf-report against {env['VALKEY_ADDR']}",
         timeout=30,
         env=env,
     )

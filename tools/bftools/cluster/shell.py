@@ -72,6 +72,12 @@ def in_netns(argv: Sequence[str]) -> list[str]:
     return ["nsenter", f"--net={NETNS_PATH}", "--", *argv]
 
 
+def in_netns_dns(argv: Sequence[str]) -> list[str]:
+    """``argv`` run inside the cluster's network namespace with the cluster's DNS (`ip netns exec` mounts
+    NETNS_RESOLV_CONF over /etc/resolv.conf for it): for clients, never for the node's own processes."""
+    return ["ip", "netns", "exec", NETNS_PATH.name, *argv]
+
+
 def ns_run(argv: Sequence[str], *, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command inside the namespace (e.g. ``ns_run(["curl", "-s", "http://10.96.0.10:9153/metrics"])``)."""
     return run(in_netns(argv), f"in {NETNS_PATH.name}: {' '.join(argv)}", timeout=timeout, check=check)

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Before a Valkey pod stops (deleted, rolled out, drained off its node): a primary hands over first. It asks
+# the Sentinels to promote a replica and waits, at most PRESTOP_SECONDS, until it is no longer the primary:
+# writes move to the new primary without waiting for the Sentinels to find this one down. Without Sentinel
+# (or as a replica) it has nothing to hand over.
+# Environment: as node.sh (NODES, NODE_INDEX or POD_NAME, VALKEY_PASSWORD, SENTINEL, SENTINEL_NAME).
+set -u
+: "${SENTINEL:=0}" "${SENTINEL_NAME:=bf}" "${NODE_INDEX:=${POD_NAME##*-}}" "${PRESTOP_SECONDS:=20}"
+export REDISCLI_AUTH="${VALKEY_PASSWORD}"
+[ "$SENTINEL" = 1 ] || exit 0
+self=$(echo "$NODES" | tr ' ' '\n' | grep -v '^$' | sed -n "$((NODE_INDEX + 1))p")
+port=$(echo "$self" | cut -d: -f2)
+role() { valkey-cli --no-auth-warning -p "$port" role 2>/dev/null | head -n 1; }
+[ "$(role)" = master ] || exit 0
+echo "valkey-prestop: this node is the primary: asking the Sentinels to promote a replica" >&2
+for n in $NODES; do
+  valkey-cli --no-auth-warning -h "$(echo "$n" | cut -d: -f1)" -p "$(echo "$n" | cut -d: -f3)" \
+    sentinel failover "$SENTINEL_NAME" 2>/dev/null | grep -q OK && break
+done
+tries=0
+while [ "$(role)" = master ] && [ "$tries" -lt $((PRESTOP_SECONDS * 2)) ]; do
+  sleep 0.5
+  tries=$((tries + 1))
+done
+echo "valkey-prestop: role now $(role)" >&2
