@@ -47,6 +47,8 @@ class Entry:
     done: float = 0.0
     status: int = 0  # 0: no answer
     stored: str | None = None
+    #: Why it was not a 201: the answer's reason, or the client's error.
+    why: str = ""
 
 
 @dataclass
@@ -63,15 +65,19 @@ class Row:
 class Load:
     """Bounded open-loop load: ``rate`` sales a second, at most ``concurrency`` in flight, to 127.0.0.1."""
 
-    def __init__(self, url: str, rate: float, concurrency: int, *, allowed: Sequence[str] = ("127.0.0.1",)) -> None:
+    def __init__(
+        self, url: str, rate: float, concurrency: int, *, allowed: Sequence[str] = ("127.0.0.1",), prefix: str = ""
+    ) -> None:
         """``allowed``: the hosts the load may target (127.0.0.1, or a Service address of the local cluster,
-        inside its own network namespace)."""
+        inside its own network namespace); ``prefix`` starts every product id (a run's own, where the topic
+        may hold an earlier run's sales)."""
         if httpx.URL(url).host not in allowed:
             raise ValueError(f"chaos load only targets {', '.join(allowed)}, not {url}")
         self.url = url
         self.rate = rate
         self.concurrency = concurrency
         self.row = 0
+        self.prefix = prefix
         self.ledger: list[Entry] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="chaos-load", daemon=True)
@@ -102,7 +108,7 @@ class Load:
 
     async def _one(self, client: httpx.AsyncClient, slots: asyncio.Semaphore) -> None:
         self._sequence += 1
-        entry = Entry(self.row, f"r{self.row:02d}-{self._sequence:06d}", time.monotonic())
+        entry = Entry(self.row, f"{self.prefix}r{self.row:02d}-{self._sequence:06d}", time.monotonic())
         self.ledger.append(entry)
         body = {
             "categoria": random.choice(CATEGORIES),  # noqa: S311 - load, not security
@@ -114,9 +120,12 @@ class Load:
             response = await client.post("/purchase", json=body)
             entry.status = response.status_code
             if response.headers.get("content-type", "").startswith("application/json"):
-                entry.stored = response.json().get("stored")
-        except httpx.HTTPError:
+                answer = response.json()
+                entry.stored = answer.get("stored")
+                entry.why = "" if entry.status == 201 else str(answer.get("reason") or answer.get("error"))
+        except httpx.HTTPError as exc:
             entry.status = 0
+            entry.why = f"{type(exc).__name__}: {exc}"[:200]
         finally:
             entry.done = time.monotonic()
             slots.release()

@@ -2,7 +2,7 @@
 the local cluster under a steady load with a per-sale ledger, as `make chaos` does on the local stack.
 
 A release in the namespace bf-chaos (values/dev.yaml, the cluster's values, values/chaos.yaml: two pods of the
-api, the bridge and the writer, Valkey with Sentinel, a topic and consumer group of its own); the load (at most
+api, the bridge and the writer, Valkey with Sentinel; a topic and consumer group of the run's own); the load (at most
 12 sales in flight) runs inside the cluster's network namespace against the api Service; then, one row each:
 a rollout restart of each Deployment, helm upgrades (a new image tag; a config value), the deletion of a pod of
 each service and of the Valkey primary (a replica is promoted), and SIGKILL of the cluster's Kafka broker and
@@ -23,6 +23,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -31,7 +33,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bftools.chaos.ledger import RECOVERY_LIMIT, Fault, Load, Result, Row, account, unit_counts
-from bftools.cluster import broker, operations, release
+from bftools.cluster import broker, kube, operations, release
 from bftools.cluster.cluster import Cluster, ClusterInfo
 from bftools.cluster.config import ClusterError
 from bftools.cluster.operations import Release, Sentinels
@@ -41,7 +43,7 @@ from bftools.runtime.process import wait_for
 NAMESPACE: Final = "bf-chaos"
 RELEASE: Final = "bf"
 CHAOS_VALUES: Final = release.VALUES / "chaos.yaml"
-TOPIC: Final = "chaos-sales"  # values/chaos.yaml's
+
 #: Rows where nothing is down: every sale must be answered 201.
 NOTHING_DOWN: Final = ("rollout", "upgrade", "delete", "valkey")
 INSIDE: Final = "BF_CLUSTER_CHAOS_INSIDE"
@@ -96,15 +98,16 @@ class Stillness:
             self.samples.append((time.monotonic(), self.read()))
 
     def longest(self, start: float, end: float) -> float:
-        """The longest stretch between ``start`` and ``end`` in which the count did not grow."""
+        """The longest stretch between ``start`` and ``end`` in which the count did not grow, to the sampling's
+        half second (infinite when Valkey never answered in it)."""
         longest, since, last = 0.0, start, None
         for t, value in self.samples:
             if t < start or t > end:
                 continue
+            longest = max(longest, t - since)
             if value is not None and (last is None or value > last):
                 since, last = t, value
-            longest = max(longest, t - since)
-        return longest
+        return longest if last is not None else float("inf")
 
 
 @dataclass
@@ -157,24 +160,38 @@ def run(plan: Plan, say: Say) -> Outcome:
     started = time.monotonic()
     with cluster.api() as api:
         target = Release(api, NAMESPACE, RELEASE)
-        _install(cluster, info, say)
+        _remove(info, api, say)  # a run stopped before its clean-up left it
+        run_id = uuid.uuid4().hex[:8]
+        _install(cluster, info, run_id, say)
         try:
-            return _matrix(cluster, info, target, plan, say, started)
+            return _matrix(cluster, info, target, plan, run_id, say, started)
         finally:
-            say(f"helm uninstall {RELEASE} -n {NAMESPACE}, and the namespace")
-            release.helm(
-                info.kubeconfig, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "3m", timeout=240
-            )
-            with contextlib.suppress(ApiException):
-                client.CoreV1Api(api).delete_namespace(NAMESPACE, _request_timeout=10)
+            _remove(info, api, say)
 
 
-def _install(cluster: Cluster, info: ClusterInfo, say: Say) -> None:
-    for topic in (TOPIC, f"{TOPIC}-dlq"):
+def _remove(info: ClusterInfo, api: client.ApiClient, say: Say) -> None:
+    """The release and its namespace gone (each step only if it is there)."""
+    core = client.CoreV1Api(api)
+    if not release.namespace_exists(core, NAMESPACE):
+        return
+    say(f"helm uninstall {RELEASE} -n {NAMESPACE}, and the namespace")
+    release.helm(info.kubeconfig, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "3m", timeout=240)
+    with contextlib.suppress(ApiException):
+        core.delete_namespace(NAMESPACE, _request_timeout=10)
+    kube.wait_until(lambda: not release.namespace_exists(core, NAMESPACE), 180, f"the namespace {NAMESPACE} to go")
+
+
+def _install(cluster: Cluster, info: ClusterInfo, run_id: str, say: Say) -> None:
+    """The release, on a topic and consumer group of this run's own (the broker keeps earlier runs' sales)."""
+    for topic in (f"chaos-{run_id}", f"chaos-{run_id}-dlq"):
         broker.create_topic(topic)
     say(f"helm install {RELEASE} -n {NAMESPACE} (values/dev.yaml, the cluster's values, {CHAOS_VALUES.name})")
     mark = time.monotonic()
-    args = [*release.readme_install(RELEASE, NAMESPACE, info.values_file), "-f", str(CHAOS_VALUES)]
+    args = [
+        *release.readme_install(RELEASE, NAMESPACE, info.values_file),
+        *("-f", str(CHAOS_VALUES), "--set", f"global.kafka.topic=chaos-{run_id}"),
+        *("--set", f"global.kafka.consumerGroup=chaos-{run_id}"),
+    ]
     release.helm(info.kubeconfig, "install", *args, "--wait", "--timeout", "5m", timeout=360, check=True)
     say(f"installed and ready in {time.monotonic() - mark:.0f}s")
 
@@ -184,10 +201,12 @@ def _password(api: client.ApiClient) -> str:
     return base64.b64decode((secret.data or {})["password"]).decode()
 
 
-def _matrix(cluster: Cluster, info: ClusterInfo, target: Release, plan: Plan, say: Say, started: float) -> Outcome:
+def _matrix(
+    cluster: Cluster, info: ClusterInfo, target: Release, plan: Plan, run_id: str, say: Say, started: float
+) -> Outcome:
     sentinels = Sentinels(target, _password(target.api))
     ip = release.service_ip(target.api, NAMESPACE, f"{RELEASE}-api")
-    load = Load(f"http://{ip}:8080", rate=plan.rate, concurrency=plan.concurrency, allowed=(ip,))
+    load = Load(f"http://{ip}:8080", rate=plan.rate, concurrency=plan.concurrency, allowed=(ip,), prefix=f"{run_id}-")
     stillness = Stillness(operations.counted(sentinels)).start()
     rows = [Row(f) for f in faults(plan)]
     try:
@@ -214,7 +233,12 @@ def _matrix(cluster: Cluster, info: ClusterInfo, target: Release, plan: Plan, sa
             load.stop()
         stillness.stopped.set()
     results = account(rows, load.ledger, counts)
-    still = [stillness.longest(row.started, row.ended) for row in rows]
+    # While the broker is away no sale is stored and the figures rightly stand still: from its return on.
+    still = [stillness.longest(row.back if row.fault.kind == "broker" else row.started, row.ended) for row in rows]
+    for index, row in enumerate(rows):
+        whys = Counter(e.why for e in load.ledger if e.row == index and e.status != 201)
+        for why, count in whys.most_common(3):
+            say(f"cluster-chaos: {row.fault.name}: {count} answered {why!r}")
     return Outcome(results, still, time.monotonic() - started)
 
 
