@@ -74,7 +74,8 @@ def test_the_valkey_replica_follows_the_primary(readme: Releases) -> None:
     seen = json.loads(done.stdout)
     assert seen["primary"]["role"] == "master"
     assert seen["primary"]["connected_slaves"] == 1
-    assert seen["primary"]["slave0"]["ip"] == ips["bf-valkey-1"]
+    # the replica announces its stable name (it keeps it when rescheduled; Sentinel resolves it)
+    assert seen["primary"]["slave0"]["ip"] == f"bf-valkey-1.bf-valkey-headless.{NAMESPACE}.svc.cluster.local"
     assert seen["primary"]["slave0"]["state"] == "online"
     assert seen["replica"]["role"] == "slave"
     assert seen["replica"]["master_link_status"] == "up"

@@ -8,9 +8,9 @@ A request is sent once, never again: a sale must not reach Kafka twice. What the
 never send on a connection the bridge may be closing. It drops a pooled connection the bridge has closed
 (end of stream seen) and any connection idle for ``idle_seconds``, which is kept below the time a draining
 bridge leaves an idle connection open (its DRAIN_IDLE_SECONDS) and its keep-alive timeout. A connection
-that cannot be opened is tried again until the request's deadline: nothing was sent, so nothing can be
-stored twice. Every error says whether the request was sent (``BridgeError.sent``): the api tells its
-client "stored": "no" when it was not.
+that cannot be opened is tried again for the connect timeout (a pod restarting, a Service's endpoints
+moving): nothing was sent, so nothing can be stored twice. Every error says whether the request was sent
+(``BridgeError.sent``): the api tells its client "stored": "no" when it was not.
 """
 
 from __future__ import annotations
@@ -113,14 +113,17 @@ class BridgeClient:
             refused: Exception | None = None  # why the last connection attempt failed
             try:
                 async with asyncio.timeout(timeout):
-                    delay = 0.05
+                    delay, give_up = 0.05, time.monotonic() + self._connect_timeout
                     while (connection := self._pooled()) is None:
                         try:
                             connection = await self._connect()
                             break
                         except (OSError, TimeoutError) as exc:
-                            # Nothing was sent: try again (another pod, or the same one back) until the deadline.
+                            # Nothing was sent: try again (another pod, or the same one back) for the connect
+                            # timeout; past it the bridge is down, and the caller hears so at once.
                             refused = exc
+                            if time.monotonic() + delay > give_up:
+                                raise
                             await asyncio.sleep(delay)
                             delay = min(delay * 2, 0.5)
                     sent = True

@@ -75,11 +75,14 @@ def prepare_cgroups() -> None:
 
 
 def cgroup_pids() -> set[int]:
+    """The processes of the kubelet's cgroup subtree. The tree changes while it is read (pods' cgroups go
+    as their processes die): a directory gone mid-walk is skipped, not an error (Path.rglob raises)."""
     pids: set[int] = set()
     for root in cgroup_roots():
-        for procs in root.rglob("cgroup.procs"):
-            with contextlib.suppress(OSError, ValueError):
-                pids.update(int(p) for p in procs.read_text().split())
+        for directory, _, files in os.walk(root, onerror=lambda error: None):
+            if "cgroup.procs" in files:
+                with contextlib.suppress(OSError, ValueError):
+                    pids.update(int(p) for p in (Path(directory) / "cgroup.procs").read_text().split())
     return pids
 
 
@@ -103,9 +106,9 @@ def remove_cgroups() -> list[Path]:
     """Remove the kubelet's cgroup subtree, leaves first; the directories that would not go."""
     left = []
     for root in cgroup_roots():
-        for directory in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for directory, _, _ in os.walk(root, topdown=False, onerror=lambda error: None):  # leaves first
             with contextlib.suppress(OSError):
-                directory.rmdir()
+                Path(directory).rmdir()
         with contextlib.suppress(OSError):
             root.rmdir()
         if root.exists():

@@ -4,7 +4,10 @@ StorageClass. Every second it
 - gives each Pending claim of the class a PersistentVolume (a directory under DIR/run/volumes, pre-bound
   to the claim through its claimRef), and
 - deletes the directory and the volume of every volume it made that was Released (its claim deleted),
-  as the class's reclaimPolicy Delete asks.
+  as the class's reclaimPolicy Delete asks;
+- tells a pod that the scheduler put aside for an unbound claim that its claims are bound now (an
+  annotation): the scheduler retries it at once instead of at its five-minute flush of unschedulable pods
+  (a StatefulSet's pod is created with its claim, so it often meets the claim before its volume).
 
 Polling (not a watch) keeps it simple and unstuck: a claim deleted while a volume was being made, a
 volume already gone, an apiserver restarting are all just the next round's state.
@@ -30,6 +33,8 @@ from bftools.cluster.kube import UNREACHABLE, api_client
 
 log = logging.getLogger("provisioner")
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+#: Set on a pod waiting to be scheduled once its claims are bound: the pod update makes the scheduler retry it.
+CLAIMS_BOUND = "black-friday.local/claims-bound"
 
 
 def _volume(claim: client.V1PersistentVolumeClaim, path: Path) -> client.V1PersistentVolume:
@@ -98,6 +103,33 @@ def provision(core: client.CoreV1Api, root: Path) -> list[str]:
     return made
 
 
+def nudge(core: client.CoreV1Api) -> list[str]:
+    """Annotate each unscheduled pod whose claims are all bound (once per set of volumes); the pods."""
+    nudged = []
+    pods = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=,status.phase=Pending", _request_timeout=10)
+    for pod in pods.items:
+        meta, spec = pod.metadata, pod.spec
+        if meta is None or spec is None or meta.name is None or meta.namespace is None:
+            continue
+        claims = [v.persistent_volume_claim.claim_name for v in spec.volumes or [] if v.persistent_volume_claim]
+        if not claims:
+            continue
+        volumes = []
+        for name in claims:
+            claim = core.read_namespaced_persistent_volume_claim(name, meta.namespace, _request_timeout=10)
+            if claim.status is None or claim.status.phase != "Bound" or claim.spec is None:
+                break
+            volumes.append(str(claim.spec.volume_name))
+        else:
+            bound = ",".join(sorted(volumes))
+            if (meta.annotations or {}).get(CLAIMS_BOUND) != bound:
+                patch = {"metadata": {"annotations": {CLAIMS_BOUND: bound}}}
+                core.patch_namespaced_pod(meta.name, meta.namespace, patch, _request_timeout=10)
+                nudged.append(f"{meta.namespace}/{meta.name}")
+                log.info("told %s/%s its claims are bound", meta.namespace, meta.name)
+    return nudged
+
+
 def reclaim(core: client.CoreV1Api, root: Path) -> list[str]:
     """Delete the released volumes this provisioner made, with their directories; their names."""
     deleted = []
@@ -132,6 +164,7 @@ def serve(layout: Layout, stop: threading.Event, interval: float = 1.0) -> None:
         while not stop.is_set():
             try:
                 provision(core, root)
+                nudge(core)
                 reclaim(core, root)
             except UNREACHABLE as exc:
                 log.warning("round failed, retrying: %s", str(exc).splitlines()[0] if str(exc) else exc)
