@@ -35,8 +35,8 @@ bench: ## the benchmarks (~10 min): table on stdout, CSV and plots in out/bench/
 	@scripts/setup python kafka bench
 	@$(PY) -m bftools.bench --write-docs
 
-chaos: ## the fault matrix under load on a stack of its own (~5 min); the table goes to docs/reliability.md
-	@scripts/setup python kafka
+chaos: ## the fault matrix under load on a stack of its own, a Prometheus beside it; the table goes to docs/reliability.md
+	@scripts/setup python kafka helm monitoring
 	@$(PY) -m bftools.chaos --write-doc
 
 soak: ## millions of sales through the consumer: Valkey's memory and each service's RSS to docs/reliability.md, docs/soak.{csv,png}

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, GCCollector, Histogram, Platfor
 
 #: Latency buckets (seconds) shared by every histogram of the pipeline: 1 ms .. 10 s.
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: bf_ready: every service's readiness, as fresh as each scrape (the alerts' "no api pod ready").
+READY_HELP: Final = "1 while the service is ready to do its work (what /readyz answers), 0 otherwise"
 #: Batch size buckets (sales per batch).
 BATCH_BUCKETS: Final = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 

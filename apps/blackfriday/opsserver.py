@@ -14,7 +14,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from blackfriday.metrics import READY_HELP
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class OpsServer:
     def __init__(self, host: str, port: int, registry: CollectorRegistry, live: Check, ready: Check) -> None:
         self._registry = registry
         self._checks = {"/healthz": live, "/readyz": ready}
+        self._ready = Gauge("bf_ready", READY_HELP, registry=registry)
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
@@ -42,6 +45,12 @@ class OpsServer:
         self._server.shutdown()
         self._server.server_close()
 
+    def check(self, path: str) -> tuple[bool, str]:
+        try:
+            return self._checks[path]()
+        except Exception as exc:  # a failing check is a failed probe, not a crash
+            return False, f"check failed: {exc}"
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         ops = self
 
@@ -49,16 +58,13 @@ class OpsServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
+                    ops._ready.set(1 if ops.check("/readyz")[0] else 0)  # bf_ready as fresh as the scrape
                     self._send(200, CONTENT_TYPE_LATEST, generate_latest(ops._registry))
                     return
-                check = ops._checks.get(path)
-                if check is None:
+                if path not in ops._checks:
                     self._json(404, {"error": "not found"})
                     return
-                try:
-                    ok, reason = check()
-                except Exception as exc:  # a failing check is a failed probe, not a crash
-                    ok, reason = False, f"check failed: {exc}"
+                ok, reason = ops.check(path)
                 self._json(200 if ok else 503, {"status": "ok" if ok else "unavailable", "reason": reason})
 
             def _json(self, code: int, body: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -21,10 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Lifespan, Message, Receive, Scope, Send
 
-from blackfriday.metrics import latency
+from blackfriday.metrics import READY_HELP, latency
 from blackfriday.readiness import Readiness
 
 log = logging.getLogger(__name__)
+
 
 T = TypeVar("T")
 
@@ -175,6 +176,7 @@ class Health:
         self._registry = registry
         self._downstream = downstream
         self.readiness = Readiness()
+        self._ready = Gauge("bf_ready", READY_HELP, registry=registry)
 
     @property
     def draining(self) -> bool:
@@ -183,14 +185,22 @@ class Health:
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(self, request: Request) -> Response:
+    async def check(self) -> tuple[bool, str]:
+        """The readiness now (not while draining; else the next hop's), as bf_ready says it."""
         if self.draining:
-            return JSONResponse({"status": "unavailable", "reason": "shutting down"}, status_code=503)
-        ok, reason = await self._downstream()
-        self.readiness.set(ok, reason)
+            ok, reason = False, "shutting down"
+        else:
+            ok, reason = await self._downstream()
+            self.readiness.set(ok, reason)
+        self._ready.set(1 if ok else 0)
+        return ok, reason
+
+    async def readyz(self, request: Request) -> Response:
+        ok, reason = await self.check()
         return JSONResponse({"status": "ok" if ok else "unavailable", "reason": reason}, status_code=200 if ok else 503)
 
     async def metrics(self, request: Request) -> Response:
+        await self.check()  # bf_ready is as fresh as the scrape: the alerts' "no api pod ready"
         return Response(generate_latest(self._registry), media_type=CONTENT_TYPE_LATEST)
 
     def routes(self) -> list[Route]:

@@ -1,5 +1,6 @@
 """The fault matrix's short form (`make chaos` runs the full one): every fault in turn under load, and not
-one sale lost or counted twice, and 201s back within 15 s of each component's return."""
+one sale lost or counted twice, and 201s back within 15 s of each component's return; a real Prometheus
+beside it fires the chart's alerts, and the operations dashboard's queries return series from it."""
 
 from __future__ import annotations
 
@@ -51,6 +52,12 @@ def test_the_short_fault_matrix_loses_nothing_and_counts_nothing_twice(tmp_path:
         assert cells[8] == "0", f"{name}: refused but counted"
         assert cells[10] == "—", f"{name}: took down {cells[10]} as well"
     assert "every row holds: 0 lost, 0 double-counted" in done.stdout
+    alerts = {name: [cell.strip() for cell in rows[name].split("|")[1:-1]][11] for name in ROWS}
+    # the broker's row lasts long enough for the alerts' short durations whatever the machine's load
+    assert "BlackFridayWriterNotAcking after" in alerts["SIGKILL kafka"]  # sales in, no ack out
+    assert "BlackFridayApiNotReady after" in alerts["SIGKILL kafka"]  # the api's readiness follows Kafka
+    assert "stopped" in alerts["SIGKILL kafka"]  # and they stop once the broker is back
+    assert "The operations dashboard's 8 queries on this Prometheus: 8 return series" in done.stdout
     assert not (tmp_path / "state" / "chaos" / "state.json").exists()  # the stack was stopped
     logs = tmp_path / "state" / "chaos" / "logs"
     for service in ("api", "bridge", "writer", "consumer", "consumer-2"):

@@ -9,6 +9,17 @@ app.kubernetes.io/part-of: black-friday
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end -}}
 
+{{/* Labels of the umbrella's own objects: (dict "ctx" . "name" "valkey-exporter"). */}}
+{{- define "black-friday.componentLabels" -}}
+helm.sh/chart: {{ include "bf.chart" .ctx }}
+app.kubernetes.io/name: {{ .name }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .name }}
+app.kubernetes.io/part-of: black-friday
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end -}}
+
 {{- define "black-friday.testAnnotations" -}}
 helm.sh/hook: test
 helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bftools.chaos.dashboard import report
 from bftools.chaos.matrix import run, summary, write_doc
 from bftools.runtime.paths import ROOT, MissingTool
 from bftools.runtime.ports import PortTaken
@@ -27,14 +28,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = SHORT if args.short else FULL
     started = time.monotonic()
     try:
-        code, results = run(os.environ, say=lambda line: print(line, flush=True), **timings)
-    except (StackError, PortTaken, MissingTool, NotReady) as exc:
+        code, results, dashboard = run(os.environ, say=lambda line: print(line, flush=True), **timings)
+    except (StackError, PortTaken, MissingTool, NotReady, RuntimeError) as exc:
         print(f"chaos: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the run's own stack is stopped by run()
         return 130
     text = summary(results, time.monotonic() - started, timings["rate"])
     print(text)
+    print(report(dashboard))
     if args.write_doc:
         write_doc(ROOT / "docs" / "reliability.md", text)
         print("wrote the table and its totals into docs/reliability.md")

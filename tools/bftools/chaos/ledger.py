@@ -146,6 +146,8 @@ class Result:
     recovered: bool = True
     collateral: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The alerts a real Prometheus fired during the row: "Name after 4 s, stopped 3 s after the recovery".
+    alerts: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -205,13 +207,14 @@ def unit_counts(client: valkey.Valkey, products: Sequence[str]) -> dict[str, int
 def table(results: Sequence[Result]) -> str:
     header = (
         "| fault | sent | 201 | 503 | other | lost | double-counted | counted without 201 (unknown) "
-        "| refused but counted | 201s back after | also died |"
+        "| refused but counted | 201s back after | also died | alerts that fired (a real Prometheus) |"
     )
-    lines = [header, "|" + "---|" * 11]
+    lines = [header, "|" + "---|" * 12]
     for r in results:
         recovery = "—" if r.recovery is None else f"{r.recovery:.1f} s" if r.recovered else "never"
         lines.append(
             f"| {r.fault.name} | {r.sent} | {r.created} | {r.unavailable} | {r.other} | {r.lost} | {r.doubled} "
-            f"| {r.counted_unknown} | {r.refused_but_counted} | {recovery} | {', '.join(r.collateral) or '—'} |"
+            f"| {r.counted_unknown} | {r.refused_but_counted} | {recovery} | {', '.join(r.collateral) or '—'} "
+            f"| {'; '.join(r.alerts) or '—'} |"
         )
     return "\n".join(lines)

@@ -9,15 +9,19 @@ Traffic goes only to 127.0.0.1; the run is bounded (the rows, their hold times, 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from bftools.chaos.dashboard import Panel, dashboard_queries
 from bftools.chaos.ledger import Fault, Load, Result, Row, account, table, unit_counts
+from bftools.chaos.prometheus import Prometheus
 from bftools.runtime.docs import write_section
 from bftools.runtime.ports import free_port
-from bftools.runtime.process import Proc, die_with_this_process, wait_for
+from bftools.runtime.process import NotReady, Proc, die_with_this_process, spawn, wait_for
 from bftools.stack.services import Pipeline
 from bftools.stack.stack import Stack
 from blackfriday.valkeyconn import connect
@@ -45,6 +49,8 @@ class Chaos:
         self.environ = environ
         self.say = say
         self.extra: list[Proc] = []
+        #: The operations dashboard's queries, run on the run's Prometheus at its end.
+        self.dashboard: list[Panel] = []
 
     def _procs(self) -> dict[str, Proc]:
         return self.stack.procs()
@@ -96,8 +102,9 @@ def run(
     settle: float,
     rate: float,
     say: Callable[[str], None] = print,
-) -> tuple[int, list[Result]]:
-    """Run the matrix on a fresh stack of its own (free ports) and stop it; (exit code, results)."""
+) -> tuple[int, list[Result], list[Panel]]:
+    """Run the matrix on a fresh stack of its own (free ports), with a Prometheus beside it, and stop it;
+    (exit code, the rows' results, the operations dashboard's queries run at the end)."""
     env = {
         **environ,
         "BF_API_PORT": str(free_port()),
@@ -112,7 +119,9 @@ def run(
     ports = stack.up(env, fresh=True).ports
     load = Load(f"http://127.0.0.1:{ports['api']}", rate=rate, concurrency=32)
     rows = [Row(f) for f in faults(hold, broker_hold)]
+    prometheus: Prometheus | None = None
     try:
+        prometheus = _watch(stack, ports, chaos, say)
         pipeline = stack.pipeline()
         load.start()
         for index, row in enumerate(rows):
@@ -130,14 +139,75 @@ def run(
             created = [e.product for e in load.ledger if e.status == 201]
             wait_for(lambda: len(unit_counts(client, created)) == len(created), 120, interval=1.0)
             counts = unit_counts(client, [e.product for e in load.ledger])
+        results = account(rows, load.ledger, counts)
+        if prometheus is not None:
+            _alerts(prometheus, rows, results)
+            chaos.dashboard = dashboard_queries(prometheus)
     finally:
         with contextlib.suppress(Exception):
             load.stop()
+        if prometheus is not None:
+            prometheus.stop()
         for proc in chaos.extra:
             proc.stop(timeout=10)
         stack.down()
-    results = account(rows, load.ledger, counts)
-    return (0 if all(r.ok for r in results) else 1), results
+    ok = all(r.ok for r in results) and all(p.ok for p in chaos.dashboard)
+    return (0 if ok else 1), results, chaos.dashboard
+
+
+def _watch(stack: Stack, ports: Mapping[str, int], chaos: Chaos, say: Callable[[str], None]) -> Prometheus:
+    """Valkey's exporter and a real Prometheus scraping the stack each second with the chart's alert rules."""
+    exporter_port = free_port()
+    exporter = spawn(
+        "valkey-exporter",
+        [sys.executable, "-m", "blackfriday.valkeyexporter.main"],
+        log=stack.home / "logs" / "valkey-exporter.log",
+        env={
+            **os.environ,
+            "VALKEY_ADDRS": f"127.0.0.1:{ports['valkey']}",
+            "METRICS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(exporter_port),
+            "SCRAPE_TIMEOUT_SECONDS": "0.5",
+        },
+        marker="blackfriday.valkeyexporter.main",
+    )
+    chaos.extra.append(exporter)
+    targets = {
+        "api": [f"127.0.0.1:{ports['api']}"],
+        "bridge": [f"127.0.0.1:{ports['bridge']}"],
+        "writer": [f"127.0.0.1:{ports['writer_metrics']}"],
+        "consumer": [f"127.0.0.1:{ports['consumer_metrics']}"],
+        "valkey-exporter": [f"127.0.0.1:{exporter_port}"],
+    }
+    say("chaos: a Prometheus scrapes the stack each second and evaluates the chart's alerts")
+    prometheus = Prometheus(stack.home / "prometheus", targets).start()
+    if not prometheus.wait_scraped():
+        raise NotReady(f"Prometheus did not scrape every target; see {prometheus.home / 'prometheus.log'}")
+    return prometheus
+
+
+def _epoch(moment: float) -> float:
+    """A monotonic moment as epoch seconds (Prometheus's clock)."""
+    return time.time() - (time.monotonic() - moment)
+
+
+def _alerts(prometheus: Prometheus, rows: Sequence[Row], results: Sequence[Result]) -> None:
+    """Each row's alerts: those that began to fire between the fault and the row's end, how long after the
+    fault, and how long after the component was back they stopped (looking until the next fault)."""
+    for index, (row, result) in enumerate(zip(rows, results, strict=True)):
+        injected, back, ended = _epoch(row.injected), _epoch(row.back), _epoch(row.ended)
+        until = _epoch(rows[index + 1].injected) if index + 1 < len(rows) else time.time()
+        for name, stretches in sorted(prometheus.firings(injected, until).items()):
+            mine = [s for s in stretches if injected <= s.first <= ended]
+            if not mine:
+                continue  # firing since an earlier row, or from after this one
+            firing = mine[0]
+            stopped = (
+                f"stopped {max(0.0, firing.last + 1 - back):.0f} s after the recovery"
+                if firing.last + 1.5 < until
+                else "still firing at the next fault"
+            )
+            result.alerts.append(f"{name} after {firing.first - injected:.0f} s, {stopped}")
 
 
 def write_doc(doc: Path, text: str) -> None:

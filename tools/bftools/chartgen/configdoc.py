@@ -9,9 +9,13 @@ from blackfriday.bridge.settings import BridgeSettings
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.sale import Category
 from blackfriday.settings import FromEnv, Spec, plain
+from blackfriday.valkeyexporter.settings import ExporterSettings
 from blackfriday.writer.settings import WriterSettings
 
+#: The services with a subchart of their own (a values schema each).
 SERVICES: Final[tuple[type[FromEnv], ...]] = (ApiSettings, BridgeSettings, WriterSettings, ConsumerSettings)
+#: Every program documented in docs/configuration.md: the services and Valkey's exporter sidecar.
+DOCUMENTED: Final[tuple[type[FromEnv], ...]] = (*SERVICES, ExporterSettings)
 
 INTRO: Final = """\
 # Configuration
@@ -59,6 +63,7 @@ TITLES: Final = {
     "bridge": "bridge (`bf-bridge`, Starlette on Hypercorn + grpc.aio)",
     "writer": "writer (`bf-writer`, grpc.aio + kafka-python)",
     "consumer": "consumer (`bf-consumer`, kafka-python + valkey)",
+    "valkey-exporter": "Valkey's exporter (`bf-valkey-exporter`, a sidecar of each Valkey pod with monitoring on)",
 }
 NOTES: Final = {
     "writer": "The producer always uses `acks=all` with idempotence, and keys each record by `producto_id`.",
@@ -116,4 +121,4 @@ def service_section(settings: type[FromEnv]) -> str:
 
 
 def configuration_doc() -> str:
-    return "\n".join([INTRO, *(service_section(s) for s in SERVICES)]) + OUTRO
+    return "\n".join([INTRO, *(service_section(s) for s in DOCUMENTED)]) + OUTRO

@@ -20,6 +20,8 @@ from blackfriday.settings import FromEnv, Spec
 Schema = dict[str, Any]
 
 DRAFT: Final = "http://json-schema.org/draft-07/schema#"
+#: A Prometheus duration: 30s, 5m, 1h30m.
+DURATION_PATTERN: Final = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
 QUANTITY_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 
 
@@ -61,6 +63,14 @@ ANY_OBJECT: Final = {"type": "object"}
 ANY_ARRAY: Final = {"type": "array"}
 QUANTITY: Final = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "number", "minimum": 0}]}
 PORT: Final = integer(1, 65535)
+
+
+def positive_number(maximum: float | None = None) -> Schema:
+    """A number above 0; `helm --set x=0.5` passes it as a string, which is taken too (the rule checks it)."""
+    bounded: Schema = {"type": "number", "exclusiveMinimum": 0}
+    if maximum is not None:
+        bounded["maximum"] = maximum
+    return {"anyOf": [bounded, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]}
 
 
 def image(description: str) -> Schema:
@@ -261,6 +271,14 @@ KAFKA: Final = chart_schema(
             }
         ),
         "entityOperator": obj({"topicOperator": BOOLEAN, "userOperator": BOOLEAN}),
+        "metrics": obj(
+            {
+                "enabled": {
+                    **BOOLEAN,
+                    "description": "the brokers' JMX exporter (metricsConfig) and Strimzi's Kafka exporter",
+                }
+            }
+        ),
     },
 )
 
@@ -433,6 +451,34 @@ UMBRELLA: Final = {
                     "host": string(pattern=r"^$|^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$"),
                     "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
                     "tls": ANY_ARRAY,
+                }
+            ),
+            "monitoring": obj(
+                {
+                    "podMonitors": obj(
+                        {
+                            "enabled": BOOLEAN,
+                            "namespace": string(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "interval": string(pattern=DURATION_PATTERN),
+                        }
+                    ),
+                    "prometheusRule": obj(
+                        {
+                            "enabled": BOOLEAN,
+                            "namespace": string(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "for": string(pattern=DURATION_PATTERN),
+                            "window": string(pattern=DURATION_PATTERN),
+                            "errorRatio": positive_number(maximum=1),
+                            "p99Seconds": positive_number(),
+                            "writerAckP99Seconds": positive_number(),
+                            "consumerLag": integer(1),
+                            "valkeyMemoryRatio": positive_number(maximum=1),
+                            "hpaAtMaximum": BOOLEAN,
+                        }
+                    ),
+                    "valkeyExporter": obj({"resources": RESOURCES}),
                 }
             ),
             "tests": obj(

