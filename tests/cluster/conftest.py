@@ -27,6 +27,7 @@ from tests.cluster.releases import (
     Objects,
     Releases,
     admission_namespace,
+    install_monitoring_crds,
     install_strimzi_crds,
     installed,
     ok,
@@ -177,16 +178,18 @@ def strimzi(releases: Releases) -> Releases:
 
 @pytest.fixture
 def admitted(strimzi: Releases) -> Releases:
-    """values/prod.yaml (release bf) and values/dev.yaml in Strimzi mode (release bf-dev, Grafana on) installed,
+    """values/prod.yaml (release bf, with monitoring on: the Prometheus Operator's CRDs installed) and
+    values/dev.yaml in Strimzi mode (release bf-dev, Grafana on) installed,
     each in a namespace of its own where the restricted Pod Security Standard is enforced and no pod may
     start (they would not fit on 2 cores: admission is what they prove), both with Kafka in the namespace
     "kafka". Either one missing (a test uninstalled it) is installed again; both install at once."""
-    missing = [(r, n, v) for r, n, v in ADMITTED if not installed(strimzi.info.kubeconfig, r, n)]
-    for _, namespace, _ in missing:
+    install_monitoring_crds(strimzi)
+    missing = [(r, n, v, f) for r, n, v, f in ADMITTED if not installed(strimzi.info.kubeconfig, r, n)]
+    for _, namespace, _, _ in missing:
         admission_namespace(strimzi.api, namespace)
     installs = {}
-    for release, namespace, values in missing:
-        args = ["install", release, str(chart.CHART), "-n", namespace, "-f", str(chart.VALUES / values)]
+    for release, namespace, values, flags in missing:
+        args = ["install", release, str(chart.CHART), "-n", namespace, "-f", str(chart.VALUES / values), *flags]
         installs[namespace] = start_helm(
             strimzi.info, f"helm install values/{values} ({release} in {namespace})", *args
         )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -23,6 +23,7 @@ from kubernetes.utils import parse_quantity
 from bftools.cluster import Cluster, ClusterInfo
 from bftools.cluster import release as chart
 from bftools.cluster.kube import apply
+from bftools.runtime.paths import monitoring_crds
 from tests.conftest import SHARED
 
 RELEASE = "bf"
@@ -37,7 +38,15 @@ CRDS = SHARED / "crds" / "strimzi-1.2.0"
 #: checks the pod templates of the workloads too, and says so in a warning that helm prints).
 RESTRICTED = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
 #: The releases installed only to prove admission (their pods kept from starting): release, namespace, values.
-ADMITTED = ((RELEASE, PROD_NAMESPACE, "prod.yaml"), (STRIMZI_RELEASE, STRIMZI_NAMESPACE, "dev.yaml"))
+#: values/prod.yaml with monitoring on (the Prometheus Operator's kinds, Kafka's metrics), and values/dev.yaml.
+MONITORING: Final = (
+    *("--set", "monitoring.podMonitors.enabled=true", "--set", "monitoring.prometheusRule.enabled=true"),
+    *("--set", "kafka.metrics.enabled=true"),
+)
+ADMITTED = (
+    (RELEASE, PROD_NAMESPACE, "prod.yaml", MONITORING),
+    (STRIMZI_RELEASE, STRIMZI_NAMESPACE, "dev.yaml", ()),
+)
 
 
 def wait(condition: Callable[[], bool], timeout: float, what: str, interval: float = 1.0) -> None:
@@ -262,7 +271,7 @@ class Releases:
         """Uninstall every release, delete the namespaces, and what the session created for Strimzi mode."""
         if self.first_install is not None:
             self.first_install.done()
-        for release, namespace in ((RELEASE, NAMESPACE), *((r, n) for r, n, _ in ADMITTED)):
+        for release, namespace in ((RELEASE, NAMESPACE), *((r, n) for r, n, _, _ in ADMITTED)):
             self.helm("uninstall", release, "-n", namespace, "--wait", "--ignore-not-found")
         core = client.CoreV1Api(self.api)
         for namespace in (NAMESPACE, PROD_NAMESPACE, STRIMZI_NAMESPACE):
@@ -276,9 +285,23 @@ class Releases:
 def install_strimzi_crds(releases: Releases) -> None:
     """The Strimzi 1.2 CRDs from ../shared on the cluster (its operator cannot run here), Established, and the
     namespace the values put Kafka in."""
+    install_crds(releases, sorted(CRDS.glob("*.yaml")), 3, "the Strimzi CRDs")
+    if not chart.namespace_exists(client.CoreV1Api(releases.api), KAFKA_NAMESPACE):
+        releases.created_kafka_namespace = True
+        apply(releases.api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KAFKA_NAMESPACE}})
+
+
+def install_monitoring_crds(releases: Releases) -> None:
+    """The Prometheus Operator's PodMonitor and PrometheusRule CRDs (scripts/setup monitoring), Established."""
+    install_crds(releases, sorted(monitoring_crds().glob("*.yaml")), 2, "the Prometheus Operator's CRDs")
+
+
+def install_crds(releases: Releases, files: list[Path], count: int, what: str) -> None:
+    """The CRDs of ``files`` applied (the ones the cluster did not have are removed with the session) and
+    Established."""
     ext = client.ApiextensionsV1Api(releases.api)
     names = []
-    for path in sorted(CRDS.glob("*.yaml")):
+    for path in files:
         for crd in yaml.safe_load_all(path.read_text()):
             if crd and crd.get("kind") == "CustomResourceDefinition":
                 names.append(crd["metadata"]["name"])
@@ -289,7 +312,7 @@ def install_strimzi_crds(releases: Releases) -> None:
                         raise
                     releases.created_crds.append(crd["metadata"]["name"])
                 apply(releases.api, crd, timeout=60)
-    assert len(names) == 3, names
+    assert len(names) == count, names
 
     def established() -> bool:
         for name in names:
@@ -299,7 +322,4 @@ def install_strimzi_crds(releases: Releases) -> None:
                 return False
         return True
 
-    wait(established, 60, "the Strimzi CRDs Established")
-    if not chart.namespace_exists(client.CoreV1Api(releases.api), KAFKA_NAMESPACE):
-        releases.created_kafka_namespace = True
-        apply(releases.api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KAFKA_NAMESPACE}})
+    wait(established, 60, f"{what} Established")

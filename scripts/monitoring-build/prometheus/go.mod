@@ -1,8 +1,14 @@
-module black-friday/monitoring-build/prometheus
+// Wrapper module: builds Prometheus and promtool (make chaos's Prometheus; promtool check/test rules).
+module blackfriday.local/monitoring-build/prometheus
 
 go 1.26.7
 
-require github.com/prometheus/prometheus v0.316.0
+tool (
+	github.com/prometheus/prometheus/cmd/prometheus
+	github.com/prometheus/prometheus/cmd/promtool
+)
+
+require github.com/prometheus/prometheus v0.316.0 // indirect
 
 require (
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect

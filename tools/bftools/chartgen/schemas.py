@@ -214,11 +214,27 @@ def chart_schema(title: str, properties: dict[str, Any]) -> Schema:
     return {"$schema": DRAFT, "title": title, **obj({"global": {}, "enabled": BOOLEAN, **LIBRARY_KEY, **properties})}
 
 
+#: The consumer's scaling on Kafka lag (a KEDA ScaledObject in place of its CPU HPA).
+LAG_SCALING: Final = obj(
+    {
+        "enabled": BOOLEAN,
+        "minReplicas": integer(1),
+        "maxReplicas": integer(1, description="never above the topic's partitions (an idle consumer gets none)"),
+        "lagThreshold": integer(1, description="records behind per replica that KEDA aims for"),
+        "activationLagThreshold": integer(0),
+        "pollingInterval": integer(1, description="seconds between KEDA's looks at the lag"),
+        "cooldownPeriod": integer(0, description="seconds without lag before scaling to zero (minReplicas 0 only)"),
+        "behavior": ANY_OBJECT,
+    }
+)
+
+
 def service_schema(settings: type[FromEnv]) -> Schema:
+    extra = {"lagScaling": LAG_SCALING} if settings.SERVICE == "consumer" else {}
     return {
         "$schema": DRAFT,
         "title": f"black-friday {settings.SERVICE} values",
-        **obj({**SERVICE, "config": config_schema(settings)}),
+        **obj({**SERVICE, **extra, "config": config_schema(settings)}),
     }
 
 

@@ -13,7 +13,7 @@ metadata:
   labels:
     {{- include "bf.labels" $ctx | nindent 4 }}
 spec:
-  {{- if not $values.autoscaling.enabled }}
+  {{- if not (or $values.autoscaling.enabled ($values.lagScaling).enabled) }}
   replicas: {{ $values.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
