@@ -4,6 +4,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 # make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so two share the 2 cores well.
 TEST_WORKERS ?= 2
+# make test RECORD_TIMES=1: write each suite's time and the run's wall time into docs/testing.md.
+RECORD_TIMES ?=
 # The product (apps/blackfriday), the tooling (tools/bftools, installed editable beside it) and the tests.
 PY_SOURCES := apps tools tests
 
@@ -71,10 +73,10 @@ report: ## print the dashboard's figures as JSON
 	@scripts/setup python
 	@$(PY) -m bftools.stack report
 
-test: ## set up what is missing, check style and types, run every test suite
+test: ## set up what is missing, check style and types, run every suite (RECORD_TIMES=1: their times to docs/testing.md)
 	@scripts/setup all
 	@$(MAKE) --no-print-directory lint
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(if $(RECORD_TIMES),--record-times=docs/testing.md)
 
 generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
 	@scripts/setup python
