@@ -58,9 +58,9 @@ cluster-down: ## stop the local Kubernetes: its processes, network namespace, ro
 cluster-status: ## show what the local Kubernetes runs and what is dead
 	@if [ -x $(PY) ]; then $(PY) -m bftools.cluster status; else echo "not running"; fi
 
-cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
+cluster-load: ## the HPA experiment on the local Kubernetes: Locust scales the api up and down; docs/local-cluster.md, docs/cluster-load.{csv,png}
 	@scripts/setup python kafka helm registry k8s
-	@$(PY) -m bftools.cluster load
+	@$(PY) -m bftools.cluster load --write-doc
 
 cluster-chaos: ## rollouts, upgrades, pod loss, Valkey failover, a broker kill under load on the local Kubernetes; docs/reliability.md
 	@scripts/setup python kafka helm registry k8s
