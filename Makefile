@@ -78,7 +78,7 @@ test: ## set up what is missing, check style and types, run every suite (RECORD_
 	@$(MAKE) --no-print-directory lint
 	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(if $(RECORD_TIMES),--record-times=docs/testing.md)
 
-generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
+generate: ## rewrite the generated files (values schemas, dashboards, the chart's values reference, docs/configuration.md)
 	@scripts/setup python
 	@$(PY) -m bftools.chartgen
 
