@@ -340,6 +340,7 @@ VOLUME: Final = {
         "description": "the claim's access modes",
     },
 }
+#: Grafana's claim can be left out; Valkey always has one per pod (no `enabled`).
 PERSISTENCE: Final = obj({"enabled": flag("a PersistentVolumeClaim for the data; off: an emptyDir"), **VOLUME})
 
 VALKEY: Final = chart_schema(
@@ -356,7 +357,7 @@ VALKEY: Final = chart_schema(
                 "resources": RESOURCES,
             }
         ),
-        "persistence": PERSISTENCE,
+        "persistence": obj(VOLUME, description="each Valkey pod's claim (data-<release>-valkey-N), kept on uninstall"),
         "appendfsync": {"enum": ["always", "everysec", "no"]},
         "maxmemory": {
             "type": "string",
