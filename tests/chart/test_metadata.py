@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from tests.chart.conftest import CHART, HELM, KUBE_VERSION, render
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.chart
 
@@ -66,3 +67,27 @@ def test_a_subchart_renders_only_within_the_umbrella_and_says_so(subchart: str) 
     assert "a subchart of black-friday, rendered only within it" in description
     assert f"`{subchart}`" in (CHART / "README.md").read_text().split("## The subcharts", 1)[1].split("##", 1)[0]
 
+
+def test_push_images_plans_the_chart_push_and_prints_the_oci_install() -> None:
+    """--dry-run shows the chart packaged and pushed to oci://<registry>/charts, and the helm install from there."""
+
+    def dry_run(*extra: str) -> str:
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "push-images"), "--registry", "10.1.2.3:5000", "--tag", "t1", "--dry-run", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    version = CHART_YAML["version"]
+    planned = dry_run("--insecure")
+    assert f"  push    chart black-friday-{version}.tgz -> oci://10.1.2.3:5000/charts/black-friday:{version}" in planned
+    assert (
+        f"helm install bf oci://10.1.2.3:5000/charts/black-friday --version {version} --plain-http -f values/dev.yaml "
+        "--set global.imageRegistry=10.1.2.3:5000 --set global.imageTag=t1"
+    ) in planned
+    assert "--plain-http" not in dry_run()
+    assert "chart" not in dry_run("--no-chart")
