@@ -391,9 +391,12 @@ def test_push_images_builds_the_dockerfile_with_buildah_and_the_service_runs_fro
         from bftools.stack.services import http_ok
 
         assert wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60), "bf-api did not start from the image"
+        # The api tries to reach the bridge until the sale's deadline (FORWARD_TIMEOUT_SECONDS, 8 s by default)
+        # before it answers: wait longer than that.
         answer = httpx.post(
             f"http://127.0.0.1:{port}/purchase",
             json={"categoria": 1, "producto_id": "x", "precio": 1, "cantidad_vendida": 1},
+            timeout=30,
         )
         assert answer.status_code == 503  # no bridge here: the api says so, it does not pretend
     finally:
