@@ -33,11 +33,11 @@ snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/d
 	@scripts/setup python
 	@$(PY) -m bftools.stack snapshot --png $(or $(PNG),out/dashboard.png)
 
-bench: ## the benchmarks (~10 min): table on stdout, CSV and plots in out/bench/, docs/performance.md and scaling.md
+bench: ## the benchmarks: table on stdout, CSV and plots in out/bench/, docs/performance.md (its run time too) and scaling.md
 	@scripts/setup python kafka bench
 	@$(PY) -m bftools.bench --write-docs
 
-chaos: ## the fault matrix under load on a stack of its own (~5 min); the table goes to docs/reliability.md
+chaos: ## the fault matrix under load on a stack of its own; the table (and the run's length) to docs/reliability.md
 	@scripts/setup python kafka
 	@$(PY) -m bftools.chaos --write-doc
 
@@ -48,7 +48,7 @@ soak: ## millions of sales through the consumer: Valkey's memory and each servic
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m bftools.stack status; else echo "not running"; fi
 
-cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
+cluster-up: ## start the local one-node Kubernetes (built once: docs/local-cluster.md), print its KUBECONFIG and registry
 	@scripts/setup python kafka registry k8s
 	@$(PY) -m bftools.cluster up
 
