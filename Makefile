@@ -4,6 +4,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 # make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so two share the 2 cores well.
 TEST_WORKERS ?= 2
+# make test RECORD_TIMES=1: write each suite's time and the run's wall time into docs/testing.md.
+RECORD_TIMES ?=
 # The product (apps/blackfriday), the tooling (tools/bftools, installed editable beside it) and the tests.
 PY_SOURCES := apps tools tests
 
@@ -31,11 +33,11 @@ snapshot: ## draw the sales dashboard of the running stack into a PNG (PNG=out/d
 	@scripts/setup python
 	@$(PY) -m bftools.stack snapshot --png $(or $(PNG),out/dashboard.png)
 
-bench: ## the benchmarks (~10 min): table on stdout, CSV and plots in out/bench/, docs/performance.md and scaling.md
+bench: ## the benchmarks: table on stdout, CSV and plots in out/bench/, docs/performance.md (its run time too) and scaling.md
 	@scripts/setup python kafka bench
 	@$(PY) -m bftools.bench --write-docs
 
-chaos: ## the fault matrix under load on a stack of its own, a Prometheus beside it; the table goes to docs/reliability.md
+chaos: ## the fault matrix under load on a stack of its own, a Prometheus beside it; the table (and the run's length) to docs/reliability.md
 	@scripts/setup python kafka helm monitoring
 	@$(PY) -m bftools.chaos --write-doc
 
@@ -46,7 +48,7 @@ soak: ## millions of sales through the consumer: Valkey's memory and each servic
 status: ## show what `make up` runs
 	@if [ -x $(PY) ]; then $(PY) -m bftools.stack status; else echo "not running"; fi
 
-cluster-up: ## start the local one-node Kubernetes (built once, ~10 min), print its KUBECONFIG and registry
+cluster-up: ## start the local one-node Kubernetes (built once: docs/local-cluster.md), print its KUBECONFIG and registry
 	@scripts/setup python kafka registry k8s
 	@$(PY) -m bftools.cluster up
 
@@ -56,9 +58,9 @@ cluster-down: ## stop the local Kubernetes: its processes, network namespace, ro
 cluster-status: ## show what the local Kubernetes runs and what is dead
 	@if [ -x $(PY) ]; then $(PY) -m bftools.cluster status; else echo "not running"; fi
 
-cluster-load: ## the HPA experiment on the local Kubernetes (~5 min): Locust scales the api 1 -> 3 -> 1; docs/cluster-load.{csv,png}
+cluster-load: ## the HPA experiment on the local Kubernetes: Locust scales the api up and down; docs/local-cluster.md, docs/cluster-load.{csv,png}
 	@scripts/setup python kafka helm registry k8s
-	@$(PY) -m bftools.cluster load
+	@$(PY) -m bftools.cluster load --write-doc
 
 cluster-chaos: ## rollouts, upgrades, pod loss, Valkey failover, a broker kill under load on the local Kubernetes; docs/reliability.md
 	@scripts/setup python kafka helm registry k8s
@@ -71,12 +73,12 @@ report: ## print the dashboard's figures as JSON
 	@scripts/setup python
 	@$(PY) -m bftools.stack report
 
-test: ## set up what is missing, check style and types, run every test suite
+test: ## set up what is missing, check style and types, run every suite (RECORD_TIMES=1: their times to docs/testing.md)
 	@scripts/setup all
 	@$(MAKE) --no-print-directory lint
-	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(if $(RECORD_TIMES),--record-times=docs/testing.md)
 
-generate: ## rewrite the generated files (values schemas, dashboards, docs/configuration.md) with chartgen
+generate: ## rewrite the generated files (values schemas, dashboards, the chart's values reference, docs/configuration.md)
 	@scripts/setup python
 	@$(PY) -m bftools.chartgen
 

@@ -213,8 +213,8 @@ def http_server() -> Any:
     return choice(
         "HTTP_SERVER",
         "hypercorn",
-        "the HTTP server: hypercorn (the design's), or granian (a Rust server that takes about twice the "
-        "requests a core can: docs/performance.md)",
+        "the HTTP server: hypercorn (the design's), or granian (a Rust server; how the two compare: "
+        "docs/performance.md)",
         HTTP_SERVERS,
     )
 

@@ -3,10 +3,13 @@ experiment, CPU quantities, the samples' CSV and plot, and the outcome it report
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from bftools.cluster import load
+from bftools.runtime.docs import replace_section
 from tests.chart.conftest import VALUES, render
+from tests.conftest import ROOT
 
 
 def test_the_experiment_only_makes_the_api_hpa_quick() -> None:
@@ -61,6 +64,21 @@ def test_the_outcome_says_when_the_api_scaled_up_and_back_down() -> None:
     )
     stuck = load.outcome(samples()[:6], None, 22.0, 1)
     assert "NOT back to 1" in stuck.summary(1, 3)
+
+
+def test_the_summary_goes_into_docs_local_cluster_md_with_the_run() -> None:
+    """--write-doc: the run's parameters and its summary, between the markers cluster-load."""
+    done = load.outcome(samples(), None, 22.0, 1)
+    text = load.doc_section(done, load.Experiment(users=80, seconds=60), (1, 3, 30), 294.4, datetime.date(2026, 12, 1))
+    assert text.splitlines()[0] == (
+        "Written by `make cluster-load` on 2026-12-01: 80 Locust users (started 20 a second) for 60 s against the "
+        "api, whose HPA runs 1-3 replicas at 30 % CPU; from the install to the end of the scale-down, 4 min 54 s."
+    )
+    assert text.split("```")[1].strip() == done.summary(1, 3)
+    doc = (ROOT / "docs" / "local-cluster.md").read_text()
+    assert f"<!-- cluster-load:begin -->\n{text}\n<!-- cluster-load:end -->" in replace_section(
+        doc, "cluster-load", text
+    )
 
 
 def test_samples_go_to_a_csv_and_a_plot(tmp_path: Path) -> None:

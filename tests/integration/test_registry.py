@@ -12,11 +12,21 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-from bftools.release.push_images import copy_image, manifest_digest, push_plugin
+from bftools.release.push_images import (
+    CHART,
+    chart_metadata,
+    copy_image,
+    find_helm,
+    manifest_digest,
+    push_chart,
+    push_plugin,
+)
 from bftools.runtime.ports import free_port
 from blackfriday.loadgen.catalog import builtin_bytes, load_catalog
 from blackfriday.loadgen.oci import CATALOG_ARTIFACT_TYPE, pull_catalog, push_catalog
@@ -166,6 +176,56 @@ def test_a_grafana_plugin_zip_becomes_an_artifact_oras_unpacks(registry: Registr
     assert members["redis-datasource/gpx_redis-datasource_linux_amd64"].mode == 0o755
 
 
+def helm(*args: str) -> str:
+    done = subprocess.run([find_helm(), *args], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"helm {' '.join(args[:2])} failed:\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_chart_goes_up_as_an_oci_artifact_and_comes_back_as_it_renders(
+    registry: RegistryServer, tmp_path: Path
+) -> None:
+    """scripts/push-images' chart step: helm package + helm push; helm pulls that version back, and it renders
+    exactly what the chart of the clone renders."""
+    name, version = chart_metadata()
+    chart = push_chart(registry.address, True, tmp_path / "package")
+    assert chart.url == f"oci://{registry.address}/charts/{name}"
+    manifest = httpx.get(
+        f"http://{registry.address}/v2/charts/{name}/manifests/{version}",
+        headers={"accept": "application/vnd.oci.image.manifest.v1+json"},
+    ).json()
+    assert manifest["config"]["mediaType"] == "application/vnd.cncf.helm.config.v1+json"
+    shown = yaml.safe_load(helm("show", "chart", chart.url, "--version", version, "--plain-http"))
+    assert (shown["name"], shown["version"]) == (name, version)
+    assert shown["annotations"]["artifacthub.io/license"] == "Apache-2.0"
+    assert "## Values" in helm("show", "readme", chart.url, "--version", version, "--plain-http")
+
+    (tmp_path / "pulled").mkdir()
+    helm("pull", chart.url, "--version", version, "--plain-http", "--destination", str(tmp_path / "pulled"))
+    package = tmp_path / "pulled" / f"{name}-{version}.tgz"
+    flags = ["--namespace", "shop", "-f", str(ROOT / "values" / "dev.yaml"), "--kube-version", "1.33.0"]
+    flags += ["--api-versions", "kafka.strimzi.io/v1/Kafka"]
+    pulled = rendered(helm("template", "bf", str(package), *flags))
+    assert {("Deployment", "bf-api"), ("StatefulSet", "bf-valkey"), ("Kafka", "bf")} <= set(pulled)
+    assert pulled == rendered(helm("template", "bf", str(CHART), *flags))
+
+
+def rendered(text: str) -> dict[tuple[str, str], Any]:
+    """(kind, name) -> object of a render, without what differs between two renders: the passwords the chart
+    generates (Secrets' data) and the checksums of them in pod annotations."""
+    objects = {}
+    for doc in yaml.safe_load_all(text):
+        if not doc:
+            continue
+        if doc["kind"] == "Secret":
+            doc.pop("data", None)
+        annotations = doc.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {})
+        for key in [k for k in annotations if k.startswith("checksum/")]:
+            annotations[key] = "-"
+        objects[(doc["kind"], doc["metadata"]["name"])] = doc
+    return objects
+
+
 def push_images(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -272,6 +332,15 @@ def test_push_images_builds_the_dockerfile_with_buildah_and_the_service_runs_fro
     )
     assert done.returncode == 0, done.stderr
     assert f"--set global.imageRegistry={registry.address} --set global.imageTag=it" in done.stdout
+    name, version = chart_metadata()
+    assert f"pushed  chart -> oci://{registry.address}/charts/{name}:{version}" in done.stdout
+    assert f"helm install bf oci://{registry.address}/charts/{name} --version {version} --plain-http" in done.stdout
+    assert (
+        yaml.safe_load(
+            helm("show", "chart", f"oci://{registry.address}/charts/{name}", "--version", version, "--plain-http")
+        )["version"]
+        == version
+    )
     assert pull_catalog(f"oci+http://{registry.address}/bf-catalog:it") == builtin_bytes()
     config = json.loads(
         subprocess.run(
@@ -322,9 +391,12 @@ def test_push_images_builds_the_dockerfile_with_buildah_and_the_service_runs_fro
         from bftools.stack.services import http_ok
 
         assert wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60), "bf-api did not start from the image"
+        # The api tries to reach the bridge until the sale's deadline (FORWARD_TIMEOUT_SECONDS, 8 s by default)
+        # before it answers: wait longer than that.
         answer = httpx.post(
             f"http://127.0.0.1:{port}/purchase",
             json={"categoria": 1, "producto_id": "x", "precio": 1, "cantidad_vendida": 1},
+            timeout=30,
         )
         assert answer.status_code == 503  # no bridge here: the api says so, it does not pretend
     finally:

@@ -9,6 +9,6 @@ from the same pyproject.toml; it runs from the checkout and is not part of the s
   bench       the benchmarks (make bench; python -m bftools.bench)
   dashboard   the Grafana data source's queries in Python and the dashboard drawn into a PNG
   cluster     the local one-node Kubernetes (make cluster-up/down/status/report/load; python -m bftools.cluster)
-  release     the image and the chart's images pushed to a registry (scripts/push-images)
+  release     the image, the chart's images and the chart pushed to a registry (scripts/push-images)
   chartgen    the generators of the chart's committed files (make generate; python -m bftools.chartgen)
 """

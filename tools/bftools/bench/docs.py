@@ -284,7 +284,8 @@ def write(
         "services, the load generator) on the same cores, traffic on 127.0.0.1 only. "
         f"The run took {seconds / 60:.1f} minutes. Loads "
         "are wrk (one thread, a varied sale per request), Kafka's own producer tool, and Locust for the flash "
-        "sale; each row's CPU is per process, in % of one core.",
+        "sale; each row's CPU is per process, in % of one core. The seed is the Rust/Go implementation this "
+        "project re-implements ([README](../README.md)): the seed-style rows re-create its chain and consumer here.",
         "",
         "## Targets",
         "",

@@ -3,6 +3,7 @@
   charts/black-friday/**/values.schema.json   schemas.py: every values file checked at render time
   charts/black-friday/charts/grafana/files/   dashboards.py: the Grafana dashboards
   docs/configuration.md                       configdoc.py: every setting of every service
+  charts/black-friday/README.md (its Values)  valuesdoc.py: every key of the chart's values
 
 Each is built from the code that owns its facts (the services' settings declarations, the Valkey key
 names, the categories), and a test fails when a committed file is not what this package builds.

@@ -26,7 +26,8 @@ INTRO: Final = """\
 Every service reads its settings from environment variables when it starts. A bad value stops the
 service at once with a one-line message that names the variable (exit code 2), e.g.
 `bf-consumer: KAFKA_BROKERS: expected host:port in the list, got 'kafka'`. Blank means the default.
-The seed's names are kept where it had them (`KAFKA_BROKERS`, `VALKEY_ADDR`, `GRPC_HOST`).
+The names of the seed (the Rust/Go implementation this project re-implements: [README](../README.md)) are
+kept where it had them (`KAFKA_BROKERS`, `VALKEY_ADDR`, `GRPC_HOST`).
 
 On Kubernetes, a setting marked *chart* is set by the chart itself (addresses of the other components,
 ports, secrets, the log level from `<service>.logLevel`); every other one is a key of the service's

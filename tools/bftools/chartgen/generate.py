@@ -10,6 +10,7 @@ from bftools.chartgen import CHART, GRAFANA_FILES
 from bftools.chartgen.configdoc import configuration_doc
 from bftools.chartgen.dashboards import DASHBOARDS
 from bftools.chartgen.schemas import all_schemas
+from bftools.chartgen.valuesdoc import README, readme
 from bftools.runtime.paths import ROOT
 
 
@@ -21,6 +22,7 @@ def generated() -> dict[Path, str]:
     files = {CHART / directory / "values.schema.json": render(schema) for directory, schema in all_schemas().items()}
     files.update({GRAFANA_FILES / name: render(build()) for name, build in DASHBOARDS.items()})
     files[ROOT / "docs" / "configuration.md"] = configuration_doc()
+    files[README] = readme()
     return files
 
 

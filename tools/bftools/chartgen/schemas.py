@@ -73,6 +73,15 @@ def positive_number(maximum: float | None = None) -> Schema:
     return {"anyOf": [bounded, {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"}]}
 
 
+def described(schema: Schema, description: str) -> Schema:
+    """``schema`` with a description (the chart's values reference shows it: tools/bftools/chartgen/valuesdoc.py)."""
+    return {**schema, "description": description}
+
+
+def flag(description: str) -> Schema:
+    return described(BOOLEAN, description)
+
+
 def image(description: str) -> Schema:
     return obj(
         {
@@ -80,8 +89,11 @@ def image(description: str) -> Schema:
             "repository": string("image repository", minLength=1),
             "tag": {"type": ["string", "number"], "description": "image tag; empty: the default"},
             "digest": string("sha256:... to pin the image", pattern=r"^$|^sha256:[a-f0-9]{64}$"),
-            "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]},
-            "useGlobalTag": BOOLEAN,
+            "pullPolicy": {
+                "enum": ["Always", "IfNotPresent", "Never"],
+                "description": "the container's imagePullPolicy",
+            },
+            "useGlobalTag": flag("with tag empty: take global.imageTag (the project's image does)"),
         },
         description=description,
     )
@@ -91,47 +103,66 @@ RESOURCES: Final = obj(
     {
         "requests": obj({"cpu": QUANTITY, "memory": QUANTITY, "ephemeral-storage": QUANTITY}),
         "limits": obj({"cpu": QUANTITY, "memory": QUANTITY, "ephemeral-storage": QUANTITY}),
-    }
+    },
+    description="the container's requests and limits (cpu, memory, ephemeral-storage)",
 )
 
 PULL_SECRETS: Final = {
     "type": "array",
     "items": {"anyOf": [{"type": "string", "minLength": 1}, obj({"name": string(minLength=1)}, required=["name"])]},
+    "description": "Secrets to pull the images with: [name] or [{name: name}]",
 }
 
 AUTOSCALING: Final = obj(
     {
-        "enabled": BOOLEAN,
+        "enabled": flag("a HorizontalPodAutoscaler on CPU instead of replicaCount"),
         "minReplicas": integer(1, description="at least 1"),
         "maxReplicas": integer(1, description="at least 1, and not below minReplicas"),
         "targetCPUUtilizationPercentage": integer(1, 100, description="average CPU use to aim for, 1-100 (%)"),
-        "behavior": ANY_OBJECT,
+        "behavior": described(ANY_OBJECT, "the HPA's scaling behavior (scaleUp, scaleDown), as Kubernetes takes it"),
     }
 )
 
 PDB: Final = obj(
     {
-        "enabled": BOOLEAN,
-        "maxUnavailable": {"type": ["integer", "string"]},
-        "minAvailable": {"type": ["integer", "string"]},
+        "enabled": flag("a PodDisruptionBudget for the pods"),
+        "maxUnavailable": {"type": ["integer", "string"], "description": "pods a voluntary disruption may take down"},
+        "minAvailable": {"type": ["integer", "string"], "description": "pods that must stay up; when set, it wins"},
     }
 )
 
 NETWORK_POLICY: Final = obj(
     {
-        "from": {"type": "array", "items": string(minLength=1)},
-        "fromAnywhere": BOOLEAN,
-        "extraFrom": {"type": "array", "items": ANY_OBJECT},
-    }
+        "from": {
+            "type": "array",
+            "items": string(minLength=1),
+            "description": "components of the release that may connect (e.g. [api])",
+        },
+        "fromAnywhere": flag("anyone may connect (a public entry point)"),
+        "extraFrom": {
+            "type": "array",
+            "items": ANY_OBJECT,
+            "description": "more NetworkPolicyPeers that may connect (e.g. the monitoring namespace)",
+        },
+    },
+    description="who may connect to the pods, when global.networkPolicy.enabled",
 )
 
 POD_PLACEMENT: Final = {
-    "podSecurityContext": ANY_OBJECT,
-    "securityContext": ANY_OBJECT,
-    "podAnnotations": {"type": "object", "additionalProperties": {"type": "string"}},
-    "nodeSelector": {"type": "object", "additionalProperties": {"type": "string"}},
-    "tolerations": ANY_ARRAY,
-    "affinity": ANY_OBJECT,
+    "podSecurityContext": described(ANY_OBJECT, "merged over the chart's restricted pod security context"),
+    "securityContext": described(ANY_OBJECT, "merged over the chart's restricted container security context"),
+    "podAnnotations": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "annotations of the pods",
+    },
+    "nodeSelector": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "the pods' nodeSelector",
+    },
+    "tolerations": described(ANY_ARRAY, "the pods' tolerations"),
+    "affinity": described(ANY_OBJECT, "the pods' affinity"),
 }
 
 #: What global.serviceDefaults and every service subchart may set.
@@ -141,10 +172,15 @@ SERVICE_COMMON: Final = {
     "replicaCount": integer(1, description="replicas when autoscaling is off, at least 1"),
     "autoscaling": AUTOSCALING,
     "pdb": PDB,
-    "serviceAccount": obj({"create": BOOLEAN, "name": string()}),
-    "logLevel": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]},
+    "serviceAccount": obj(
+        {
+            "create": flag("make a ServiceAccount for the service (no API token is mounted)"),
+            "name": string("its name; empty: the service's full name"),
+        }
+    ),
+    "logLevel": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], "description": "the service's LOG_LEVEL"},
     "resources": RESOURCES,
-    "terminationGracePeriodSeconds": integer(0),
+    "terminationGracePeriodSeconds": integer(0, description="seconds Kubernetes waits after SIGTERM before SIGKILL"),
     "preStopSleepSeconds": integer(
         0, 120, "after SIGTERM is decided, seconds the pod keeps serving while its endpoints are removed"
     ),
@@ -154,9 +190,17 @@ SERVICE_COMMON: Final = {
             "maxUnavailable": {"type": ["integer", "string"], "description": "pods below the replicas during one"},
         }
     ),
-    "podLabels": {"type": "object", "additionalProperties": {"type": "string"}},
-    "extraEnv": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}},
-    "topologySpreadConstraints": ANY_ARRAY,
+    "podLabels": {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "description": "more labels on the pods",
+    },
+    "extraEnv": {
+        "type": "object",
+        "additionalProperties": {"type": ["string", "number", "boolean"]},
+        "description": "more environment variables (NAME: value); settings belong in config",
+    },
+    "topologySpreadConstraints": described(ANY_ARRAY, "the pods' topologySpreadConstraints"),
     "networkPolicy": NETWORK_POLICY,
     **POD_PLACEMENT,
 }
@@ -166,14 +210,21 @@ LIBRARY_KEY: Final = {"bf-common": ANY_OBJECT}
 
 SERVICE: Final = {
     "global": {},
-    "enabled": BOOLEAN,
+    "enabled": flag("install the service with the release"),
     **LIBRARY_KEY,
-    "command": {"type": "array", "items": string(minLength=1), "minItems": 1},
-    "headlessService": BOOLEAN,
-    "livenessProbe": ANY_OBJECT,
-    "readinessProbe": ANY_OBJECT,
-    "startupProbe": ANY_OBJECT,
-    "lifecycle": ANY_OBJECT,
+    "command": {
+        "type": "array",
+        "items": string(minLength=1),
+        "minItems": 1,
+        "description": "the container's command: the service's console script in the project's image",
+    },
+    "headlessService": flag("also a headless Service: one DNS record per pod, for a client to balance over"),
+    "livenessProbe": described(ANY_OBJECT, "the container's liveness probe (the chart fills in the port)"),
+    "readinessProbe": described(ANY_OBJECT, "the container's readiness probe (the chart fills in the port)"),
+    "startupProbe": described(ANY_OBJECT, "the container's startup probe, if any"),
+    "lifecycle": described(
+        ANY_OBJECT, "the container's lifecycle hooks; empty: a preStop sleep of preStopSleepSeconds"
+    ),
     "waitFor": {
         "type": "array",
         "uniqueItems": True,
@@ -217,11 +268,11 @@ def chart_schema(title: str, properties: dict[str, Any]) -> Schema:
 #: The consumer's scaling on Kafka lag (a KEDA ScaledObject in place of its CPU HPA).
 LAG_SCALING: Final = obj(
     {
-        "enabled": BOOLEAN,
-        "minReplicas": integer(1),
+        "enabled": flag("a KEDA ScaledObject scales the consumer on its group's lag (autoscaling.enabled false)"),
+        "minReplicas": integer(1, description="the fewest consumers, lag or not"),
         "maxReplicas": integer(1, description="never above the topic's partitions (an idle consumer gets none)"),
         "lagThreshold": integer(1, description="records behind per replica that KEDA aims for"),
-        "activationLagThreshold": integer(0),
+        "activationLagThreshold": integer(0, description="records behind before KEDA acts at all"),
         "pollingInterval": integer(1, description="seconds between KEDA's looks at the lag"),
         "cooldownPeriod": integer(0, description="seconds without lag before scaling to zero (minReplicas 0 only)"),
         "behavior": ANY_OBJECT,
@@ -248,68 +299,76 @@ KAFKA: Final = chart_schema(
             "minItems": 1,
             "items": obj(
                 {
-                    "name": string(pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"),
+                    "name": string(
+                        "the pool's name (the KafkaNodePool is <cluster>-<name>)",
+                        pattern=r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$",
+                    ),
                     "roles": {
                         "type": "array",
                         "minItems": 1,
                         "uniqueItems": True,
                         "items": {"enum": ["controller", "broker"]},
+                        "description": "controller, broker or both",
                     },
-                    "replicas": integer(1),
+                    "replicas": integer(1, description="Kafka nodes in the pool"),
                     "storage": obj(
                         {
-                            "type": {"enum": ["ephemeral", "persistent-claim"]},
-                            "size": {"anyOf": [{"type": "string", "pattern": r"^$|" + QUANTITY_PATTERN}]},
-                            "class": string(),
-                            "deleteClaim": BOOLEAN,
+                            "type": {
+                                "enum": ["ephemeral", "persistent-claim"],
+                                "description": "ephemeral (an emptyDir) or persistent-claim (a PVC per node)",
+                            },
+                            "size": {
+                                "anyOf": [{"type": "string", "pattern": r"^$|" + QUANTITY_PATTERN}],
+                                "description": "the volume's size (a PVC's, or the emptyDir's limit)",
+                            },
+                            "class": string("the PVCs' StorageClass; empty: the cluster's default"),
+                            "deleteClaim": flag("Strimzi deletes the PVCs with the pool"),
                         },
                         required=["type"],
                     ),
                     "resources": RESOURCES,
-                    "jvmOptions": ANY_OBJECT,
+                    "jvmOptions": described(ANY_OBJECT, "Strimzi's jvmOptions (-Xms, -Xmx, ...)"),
                 },
                 required=["name", "roles", "replicas", "storage"],
             ),
         },
-        "config": ANY_OBJECT,
+        "config": described(ANY_OBJECT, "broker settings of the Kafka resource"),
         "topic": obj(
             {
-                "partitions": integer(1),
+                "partitions": integer(1, description="partitions of the sales topic and of its dead-letter topic"),
                 "replicas": {"type": ["integer", "null"], "minimum": 1},
-                "retentionMs": integer(-1),
+                "retentionMs": integer(-1, description="how long Kafka keeps records (ms); -1: no time limit"),
                 "retentionBytes": {
                     "type": "string",
                     "pattern": f"^$|{QUANTITY_PATTERN}",
                     "description": "per partition (with its active segment, a quarter of it); empty: derived from "
                     "the brokers' volumes",
                 },
-                "config": ANY_OBJECT,
+                "config": described(ANY_OBJECT, "more settings of the KafkaTopics"),
             }
         ),
-        "entityOperator": obj({"topicOperator": BOOLEAN, "userOperator": BOOLEAN}),
-        "metrics": obj(
+        "entityOperator": obj(
             {
-                "enabled": {
-                    **BOOLEAN,
-                    "description": "the brokers' JMX exporter (metricsConfig) and Strimzi's Kafka exporter",
-                }
+                "topicOperator": flag("run Strimzi's topic operator (it makes the KafkaTopics' topics)"),
+                "userOperator": flag("run Strimzi's user operator"),
             }
         ),
+        "metrics": obj({"enabled": flag("the brokers' JMX exporter (metricsConfig) and Strimzi's Kafka exporter")}),
     },
 )
 
-PERSISTENCE: Final = obj(
-    {
-        "enabled": BOOLEAN,
-        "size": {"type": "string", "pattern": QUANTITY_PATTERN},
-        "storageClass": string(),
-        "accessModes": {
-            "type": "array",
-            "minItems": 1,
-            "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]},
-        },
-    }
-)
+VOLUME: Final = {
+    "size": {"type": "string", "pattern": QUANTITY_PATTERN, "description": "the claim's size"},
+    "storageClass": string("the claim's StorageClass; empty: the cluster's default"),
+    "accessModes": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"enum": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"]},
+        "description": "the claim's access modes",
+    },
+}
+#: Grafana's claim can be left out; Valkey always has one per pod (no `enabled`).
+PERSISTENCE: Final = obj({"enabled": flag("a PersistentVolumeClaim for the data; off: an emptyDir"), **VOLUME})
 
 VALKEY: Final = chart_schema(
     "black-friday valkey values",
@@ -325,7 +384,7 @@ VALKEY: Final = chart_schema(
                 "resources": RESOURCES,
             }
         ),
-        "persistence": PERSISTENCE,
+        "persistence": obj(VOLUME, description="each Valkey pod's claim (data-<release>-valkey-N), kept on uninstall"),
         "appendfsync": {"enum": ["always", "everysec", "no"]},
         "maxmemory": {
             "type": "string",
@@ -335,6 +394,7 @@ VALKEY: Final = chart_schema(
         "maxmemoryPercent": integer(10, 95, "Valkey's maxmemory as a share of the container's memory limit"),
         "podAntiAffinity": {"enum": ["soft", "hard", "none"]},
         "maxmemoryPolicy": {
+            "description": "what Valkey does at maxmemory; noeviction keeps every aggregate",
             "enum": [
                 "noeviction",
                 "allkeys-lru",
@@ -344,7 +404,7 @@ VALKEY: Final = chart_schema(
                 "allkeys-random",
                 "volatile-random",
                 "volatile-ttl",
-            ]
+            ],
         },
         "resources": RESOURCES,
         "pdb": PDB,
@@ -360,29 +420,34 @@ GRAFANA: Final = chart_schema(
         "imagePullSecrets": PULL_SECRETS,
         "admin": obj(
             {
-                "user": string(minLength=1),
+                "user": string("the admin's user name", minLength=1),
                 "existingSecret": string(),
-                "userKey": string(minLength=1),
-                "passwordKey": string(minLength=1),
+                "userKey": string("the key of the user name in the Secret", minLength=1),
+                "passwordKey": string("the key of the password in the Secret", minLength=1),
             }
         ),
         "service": obj(
             {
-                "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
-                "port": PORT,
-                "nodePort": {"type": ["integer", "null"], "minimum": 30000, "maximum": 32767},
+                "type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"], "description": "the Service's type"},
+                "port": described(PORT, "the Service's port"),
+                "nodePort": {
+                    "type": ["integer", "null"],
+                    "minimum": 30000,
+                    "maximum": 32767,
+                    "description": "with type NodePort: its port; null: one Kubernetes picks",
+                },
             }
         ),
         "persistence": PERSISTENCE,
         "redisPlugin": obj(
             {
-                "id": string(minLength=1),
-                "version": string(minLength=1),
+                "id": string("the plugin's id", minLength=1),
+                "version": string("the plugin's version", minLength=1),
                 "source": {
                     "enum": ["grafana.com", "url", "oci", "none"],
                     "description": "where the plugin comes from; url and oci work air-gapped",
                 },
-                "url": string(pattern=r"^$|^(https?|file)://"),
+                "url": string("with source url: where the plugin zip is", pattern=r"^$|^(https?|file)://"),
                 "ociReference": string(pattern=r"^$|^[^\s:/]+(:[0-9]+)?/[^\s]+$"),
                 "ociPlainHttp": BOOLEAN,
             }
@@ -390,12 +455,14 @@ GRAFANA: Final = chart_schema(
         "orasImage": image("the oras image of the oci plugin installer"),
         "datasource": obj(
             {
-                "uid": string(pattern=r"^[a-zA-Z0-9_-]{1,40}$"),
-                "name": string(minLength=1),
+                "uid": string(
+                    "the data source's uid; the dashboards' panels name bf-valkey", pattern=r"^[a-zA-Z0-9_-]{1,40}$"
+                ),
+                "name": string("the data source's name in Grafana", minLength=1),
                 "readFrom": {"enum": ["read", "primary"]},
             }
         ),
-        "prometheus": obj({"url": string(pattern=r"^$|^https?://")}),
+        "prometheus": obj({"url": string("the Prometheus's URL; empty: none", pattern=r"^$|^https?://")}),
         "dashboards": obj({"refresh": string(pattern=r"^[0-9]+[smh]$")}),
         "resources": RESOURCES,
         "networkPolicy": NETWORK_POLICY,
@@ -421,14 +488,14 @@ UMBRELLA: Final = {
                     ),
                     "imageTag": {"type": ["string", "number"]},
                     "imagePullSecrets": PULL_SECRETS,
-                    "clusterDomain": string(minLength=1),
+                    "clusterDomain": string("the cluster's DNS domain (in the services' addresses)", minLength=1),
                     "focusCategory": {"enum": list(CATEGORY_NAMES), "description": "the dashboard's focus category"},
                     "focusLabel": {"type": ["string", "number"]},
                     "kafka": obj(
                         {
                             "clusterName": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"),
                             "namespace": string(pattern=r"^$|^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
-                            "topic": string(pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
+                            "topic": string("the sales topic", pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
                             "deadLetterTopic": string(pattern=r"^$|^[a-zA-Z0-9._-]{1,249}$"),
                             "external": obj(
                                 {
@@ -438,15 +505,22 @@ UMBRELLA: Final = {
                                     )
                                 }
                             ),
-                            "consumerGroup": string(minLength=1),
+                            "consumerGroup": string(
+                                "the consumers' group: releases sharing a Kafka need one each", minLength=1
+                            ),
                         }
                     ),
                     "valkey": obj(
                         {
-                            "auth": obj({"existingSecret": string(), "existingSecretPasswordKey": string(minLength=1)}),
+                            "auth": obj(
+                                {
+                                    "existingSecret": string(),
+                                    "existingSecretPasswordKey": string("its key of the password", minLength=1),
+                                }
+                            ),
                             "sentinel": obj(
                                 {
-                                    "enabled": BOOLEAN,
+                                    "enabled": flag("Sentinel beside Valkey"),
                                     "primaryName": string(pattern=r"^[A-Za-z0-9_.-]+$"),
                                 }
                             ),
@@ -462,35 +536,50 @@ UMBRELLA: Final = {
             **LIBRARY_KEY,
             "ingress": obj(
                 {
-                    "enabled": BOOLEAN,
+                    "enabled": flag("an Ingress for POST /purchase"),
                     "className": string(minLength=1),
-                    "host": string(pattern=r"^$|^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$"),
-                    "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "tls": ANY_ARRAY,
+                    "host": string(
+                        "the host it answers for; empty: any", pattern=r"^$|^[a-z0-9*]([a-z0-9.-]*[a-z0-9])?$"
+                    ),
+                    "annotations": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                        "description": "annotations of the Ingress (the controller's settings)",
+                    },
+                    "tls": described(ANY_ARRAY, "the Ingress's tls entries"),
                 }
             ),
             "monitoring": obj(
                 {
                     "podMonitors": obj(
                         {
-                            "enabled": BOOLEAN,
+                            "enabled": flag("a PodMonitor per service, Valkey's exporter and (Strimzi) Kafka"),
                             "namespace": string(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
                             "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                            "interval": string(pattern=DURATION_PATTERN),
+                            "interval": string("how often Prometheus scrapes each pod", pattern=DURATION_PATTERN),
                         }
                     ),
                     "prometheusRule": obj(
                         {
-                            "enabled": BOOLEAN,
-                            "namespace": string(pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
-                            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                            "enabled": flag("the alerts of docs/alerts.md as a PrometheusRule"),
+                            "namespace": string(
+                                "where the rule goes; empty: the release's namespace",
+                                pattern=r"^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                            ),
+                            "labels": {
+                                "type": "object",
+                                "additionalProperties": {"type": "string"},
+                                "description": "labels a Prometheus selects rules by",
+                            },
                             "for": string(pattern=DURATION_PATTERN),
-                            "window": string(pattern=DURATION_PATTERN),
-                            "errorRatio": positive_number(maximum=1),
-                            "p99Seconds": positive_number(),
-                            "writerAckP99Seconds": positive_number(),
-                            "consumerLag": integer(1),
-                            "valkeyMemoryRatio": positive_number(maximum=1),
+                            "window": string("the window of the alerts' rates and quantiles", pattern=DURATION_PATTERN),
+                            "errorRatio": described(positive_number(maximum=1), "share of 5xx answers that alerts"),
+                            "p99Seconds": described(positive_number(), "the api's p99 target"),
+                            "writerAckP99Seconds": described(positive_number(), "the writer's Kafka ack p99 target"),
+                            "consumerLag": integer(1, description="records behind that alert while not draining"),
+                            "valkeyMemoryRatio": described(
+                                positive_number(maximum=1), "share of Valkey's maxmemory that alerts"
+                            ),
                             "hpaAtMaximum": BOOLEAN,
                         }
                     ),
@@ -499,9 +588,15 @@ UMBRELLA: Final = {
             ),
             "tests": obj(
                 {
-                    "smoke": obj({"enabled": BOOLEAN, "sale": ANY_OBJECT, "timeoutSeconds": integer(1)}),
-                    "valkey": obj({"enabled": BOOLEAN}),
-                    "grafana": obj({"enabled": BOOLEAN}),
+                    "smoke": obj(
+                        {
+                            "enabled": flag("a sale through the api Service until Valkey counts it"),
+                            "sale": ANY_OBJECT,
+                            "timeoutSeconds": integer(1, description="how long the sale may take to be counted"),
+                        }
+                    ),
+                    "valkey": obj({"enabled": flag("Valkey's primary answers and its replicas follow it")}),
+                    "grafana": obj({"enabled": flag("Grafana is healthy and its data source answers")}),
                 }
             ),
         }

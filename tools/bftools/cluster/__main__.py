@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load.add_argument(
         "--out", type=Path, default=defaults.out, help="CSV and PNG path without suffix (default docs/cluster-load)"
     )
+    load.add_argument("--write-doc", action="store_true", help="write the summary into docs/local-cluster.md")
     faults = sub.add_parser("chaos", help="the operators' fault matrix under load on a release (docs/reliability.md)")
     faults.add_argument("--short", action="store_true", help="the rows make test runs")
     faults.add_argument("--rate", type=float, default=chaos.Plan().rate, help="sales offered a second (default 40)")
@@ -135,7 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print("nothing was running")
         elif args.command == "load":
             plan = Experiment(args.users, args.spawn_rate, args.seconds, args.cooldown, args.interval, args.out)
-            outcome = run_experiment(plan, say)
+            doc = ROOT / "docs" / "local-cluster.md"
+            write = (lambda text: write_section(doc, "cluster-load", text)) if args.write_doc else None
+            outcome = run_experiment(plan, say, write)
             return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
         elif args.command == "chaos":
             matrix = chaos.Plan(rate=args.rate, short=args.short)

@@ -5,12 +5,14 @@ scale-down) in a namespace of its own; Locust (apps/blackfriday/loadgen/locustfi
 cluster's network namespace against the api Service for a bounded time; meanwhile, every few seconds, the
 api HPA's status and the api pods' CPU from the resource metrics API (metrics.k8s.io), through the
 kubernetes client; then the same until the HPA is back at its minimum. The samples go to a CSV and a PNG
-(docs/cluster-load.csv, docs/cluster-load.png), and the release is uninstalled.
+(docs/cluster-load.csv, docs/cluster-load.png), the summary between the markers cluster-load of
+docs/local-cluster.md (--write-doc), and the release is uninstalled.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import subprocess
 import sys
@@ -298,6 +300,27 @@ class Outcome:
         return "\n".join(line for line in lines if line)
 
 
+def doc_section(
+    done: Outcome, experiment: Experiment, hpa: tuple[int, int, int], elapsed: float, date: datetime.date
+) -> str:
+    """What --write-doc puts between the markers cluster-load of docs/local-cluster.md: the run and its summary.
+    ``hpa`` is the api HPA's (minimum, maximum, CPU target %)."""
+    minimum, maximum, target = hpa
+    minutes, seconds = divmod(round(elapsed), 60)
+    return "\n".join(
+        [
+            f"Written by `make cluster-load` on {date.isoformat()}: {experiment.users} Locust users (started "
+            f"{experiment.spawn_rate:g} a second) for {experiment.seconds} s against the api, whose HPA runs "
+            f"{minimum}-{maximum} replicas at {target} % CPU; from the install to the end of the scale-down, "
+            f"{minutes} min {seconds:02d} s.",
+            "",
+            "```",
+            done.summary(minimum, maximum),
+            "```",
+        ]
+    )
+
+
 def outcome(samples: list[Sample], locust: LocustResult | None, load_seconds: float, minimum: int) -> Outcome:
     peak = max((s.api_replicas for s in samples), default=0)
     up = next((s.t for s in samples if s.phase == "load" and s.api_replicas >= peak and peak > minimum), None)
@@ -306,13 +329,14 @@ def outcome(samples: list[Sample], locust: LocustResult | None, load_seconds: fl
     return Outcome(samples, locust, peak, up, down, max(cpus) if cpus else None)
 
 
-def run(experiment: Experiment, say: Say) -> Outcome:
-    """The experiment on the local cluster (started for the run, and stopped after it, if it was not running)."""
+def run(experiment: Experiment, say: Say, write: Callable[[str], None] | None = None) -> Outcome:
+    """The experiment on the local cluster (started for the run, and stopped after it, if it was not running);
+    ``write`` gets doc_section's text."""
     cluster = Cluster(say=say)
     info, already = cluster.up()
     try:
         with cluster.api() as api:
-            return _experiment(cluster, info, api, experiment, say)
+            return _experiment(cluster, info, api, experiment, say, write)
     finally:
         if not already:
             say("stopping the cluster this run started")
@@ -320,7 +344,12 @@ def run(experiment: Experiment, say: Say) -> Outcome:
 
 
 def _experiment(
-    cluster: Cluster, info: ClusterInfo, api: client.ApiClient, experiment: Experiment, say: Say
+    cluster: Cluster,
+    info: ClusterInfo,
+    api: client.ApiClient,
+    experiment: Experiment,
+    say: Say,
+    write: Callable[[str], None] | None = None,
 ) -> Outcome:
     users, spawn_rate, seconds = experiment.users, experiment.spawn_rate, experiment.seconds
     others = release.chart_consumers(api)
@@ -409,6 +438,10 @@ def _experiment(
         plot(samples, experiment.out.with_suffix(".png"), title, target, maximum)
         say(f"wrote {experiment.out.with_suffix('.csv')} and {experiment.out.with_suffix('.png')}")
         print(done.summary(minimum, maximum), flush=True)
+        if write is not None:
+            elapsed = time.monotonic() - started
+            write(doc_section(done, experiment, (minimum, maximum, target), elapsed, datetime.date.today()))
+            say("wrote the summary into docs/local-cluster.md")
         return done
     finally:
         say(f"helm uninstall {RELEASE} -n {NAMESPACE}, and the namespace")

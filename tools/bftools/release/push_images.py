@@ -1,4 +1,5 @@
-"""scripts/push-images: build the project's image, push it and every image the chart uses to one registry.
+"""scripts/push-images: build the project's image, push it, every image the chart uses and the chart itself to
+one registry.
 
     scripts/push-images --registry 172.31.32.68:5000 --insecure [--tag TAG] [--builder buildah] [--dry-run]
 
@@ -8,7 +9,9 @@
    oras) to REGISTRY/<their repository>:<their tag>, both with skopeo (one copy function);
 3. pushes the load generator's catalog as an OCI artifact (REGISTRY/bf-catalog:TAG) and, when given the
    redis-datasource plugin zip, the plugin as an artifact Grafana's init container pulls with oras;
-4. prints the `--set` flags for helm.
+4. packages the chart (helm package, the version of its Chart.yaml) and pushes it as an OCI artifact to
+   oci://REGISTRY/charts/black-friday:VERSION (helm push);
+5. prints the helm commands to install from the registry: the chart from the clone, or from the registry.
 
 Every failure exits 1 with one line saying why. Running it again pushes nothing new (skopeo skips blobs
 the registry has).
@@ -40,7 +43,11 @@ from blackfriday.loadgen.oci import REGISTRY_PATTERN, Layer, OciError, Reference
 APP_IMAGE: Final = "black-friday"
 CATALOG_REPOSITORY: Final = "bf-catalog"
 PLUGIN_REPOSITORY: Final = "grafana-plugins/redis-datasource"
+#: Where the chart goes in the registry: oci://<registry>/charts/<chart name>:<chart version>.
+CHART_REPOSITORY: Final = "charts"
 CHART: Final = ROOT / "charts" / "black-friday"
+#: Built by scripts/setup helm; else a helm on PATH.
+HELM: Final = ROOT / ".cache" / "bin" / "helm"
 #: Full output of a failed tool run goes here (the error line names the file).
 LOGS: Final = ROOT / ".cache" / "logs"
 BUILDERS: Final = ("docker", "podman", "buildah")
@@ -251,11 +258,60 @@ def push_plugin(registry: str, zip_path: Path, version: str, insecure: bool) -> 
     return f"{registry}/{PLUGIN_REPOSITORY}:{version}"
 
 
+@dataclass(frozen=True)
+class ChartPush:
+    """The chart as pushed: ``oci://<registry>/charts/<name>`` at ``version``."""
+
+    registry: str
+    name: str
+    version: str
+    insecure: bool
+
+    @property
+    def url(self) -> str:
+        return f"oci://{self.registry}/{CHART_REPOSITORY}/{self.name}"
+
+    def flags(self) -> str:
+        """helm's flags to take it from the registry (install, upgrade, pull, show)."""
+        return f"--version {self.version}" + (" --plain-http" if self.insecure else "")
+
+
+def chart_metadata() -> tuple[str, str]:
+    """The chart's name and version, from its Chart.yaml."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    return str(chart["name"]), str(chart["version"])
+
+
+def find_helm() -> str:
+    if HELM.is_file():
+        return str(HELM)
+    found = shutil.which("helm")
+    if found is None:
+        raise PushError(f"helm is not installed at {HELM} nor on PATH: run scripts/setup helm (or pass --no-chart)")
+    return found
+
+
+def push_chart(registry: str, insecure: bool, workdir: Path) -> ChartPush:
+    """Package charts/black-friday into ``workdir`` and push it to oci://<registry>/charts (helm push)."""
+    helm = find_helm()
+    name, version = chart_metadata()
+    _run([helm, "package", str(CHART), "--destination", str(workdir)], "helm package", timeout=120)
+    package = workdir / f"{name}-{version}.tgz"
+    if not package.is_file():
+        raise PushError(f"helm package: {package.name} was not written")
+    pushed = ChartPush(registry, name, version, insecure)
+    argv = [helm, "push", str(package), f"oci://{registry}/{CHART_REPOSITORY}"]
+    _run([*argv, *(["--plain-http"] if insecure else [])], f"helm push {package.name}", timeout=300)
+    return pushed
+
+
 def catalog_reference(registry: str, tag: str, insecure: bool) -> str:
     return f"{'oci+http' if insecure else 'oci'}://{registry}/{CATALOG_REPOSITORY}:{tag}"
 
 
-def plan(registry: str, tag: str, insecure: bool, builder: str, mirror: bool, plugin: Path | None) -> list[str]:
+def plan(
+    registry: str, tag: str, insecure: bool, builder: str, mirror: bool, plugin: Path | None, chart: bool = True
+) -> list[str]:
     lines = [
         f"plan for {registry} ({'plain HTTP' if insecure else 'HTTPS'}), tag {tag}:",
         f"  build   {APP_IMAGE}:{tag} from Dockerfile with {builder}",
@@ -268,6 +324,11 @@ def plan(registry: str, tag: str, insecure: bool, builder: str, mirror: bool, pl
     )
     if plugin:
         lines.append(f"  push    {plugin} -> {registry}/{PLUGIN_REPOSITORY}:<version>")
+    if chart:
+        name, version = chart_metadata()
+        target = ChartPush(registry, name, version, insecure)
+        lines.append(f"  package chart {CHART.relative_to(ROOT)} -> {name}-{version}.tgz with helm package")
+        lines.append(f"  push    chart {name}-{version}.tgz -> {target.url}:{version}")
     return lines
 
 
@@ -278,6 +339,11 @@ def helm_flags(registry: str, tag: str, plugin_ref: str | None, insecure: bool) 
         if insecure:
             flags += " --set grafana.redisPlugin.ociPlainHttp=true"
     return flags
+
+
+def install_command(chart: ChartPush, flags: str) -> str:
+    """helm install of the pushed chart (values/dev.yaml from the clone, or a copy of it)."""
+    return f"helm install bf {chart.url} {chart.flags()} -f values/dev.yaml {flags}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -293,6 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--build-arg", action="append", default=[], help="more build arguments (KEY=VALUE)")
     parser.add_argument("--pip-cert", type=Path, help="a CA bundle for pip inside the build (TLS-intercepting proxy)")
     parser.add_argument("--no-mirror", dest="mirror", action="store_false", help="do not mirror third-party images")
+    parser.add_argument("--no-chart", dest="chart", action="store_false", help="do not package and push the chart")
     parser.add_argument("--grafana-plugin", type=Path, help="redis-datasource zip to push for air-gapped Grafana")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and the helm flags, change nothing")
     args = parser.parse_args(argv)
@@ -305,12 +372,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 builder = detect_builder(args.builder)
             except PushError as exc:
                 builder = f"(none usable: {exc})"
-            print("\n".join(plan(args.registry, tag, args.insecure, builder, args.mirror, args.grafana_plugin)))
-            print(f"then: helm install ... {helm_flags(args.registry, tag, None, args.insecure)}")
+            steps = plan(args.registry, tag, args.insecure, builder, args.mirror, args.grafana_plugin, args.chart)
+            print("\n".join(steps))
+            flags = helm_flags(args.registry, tag, None, args.insecure)
+            print(f"then: helm install ... {flags}")
+            if args.chart:
+                name, version = chart_metadata()
+                print(f"  or: {install_command(ChartPush(args.registry, name, version, args.insecure), flags)}")
             return 0
         load_catalog("builtin")  # the catalog that goes up is valid
         check_registry(args.registry, args.insecure)
         builder = detect_builder(args.builder)
+        if args.chart:
+            find_helm()  # before the build: a missing helm is a one-line error, not one after minutes
         with tempfile.TemporaryDirectory(prefix="bf-image-") as tmp:
             archive = Path(tmp) / "image.tar"
             print(f"building {APP_IMAGE}:{tag} with {builder} ...", flush=True)
@@ -343,13 +417,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             version = str(yaml.safe_load((CHART / "charts/grafana/values.yaml").read_text())["redisPlugin"]["version"])
             plugin_ref = push_plugin(args.registry, args.grafana_plugin, version, args.insecure)
             print(f"pushed  plugin -> {plugin_ref}")
+        chart = None
+        if args.chart:
+            with tempfile.TemporaryDirectory(prefix="bf-chart-") as tmp:
+                chart = push_chart(args.registry, args.insecure, Path(tmp))
+            print(f"pushed  chart -> {chart.url}:{chart.version}", flush=True)
     except (PushError, OciError) as exc:
         print(f"push-images: {exc}", file=sys.stderr)
         return 1
-    print(
-        f"\nDeploy from it with:\n  helm install bf charts/black-friday -f values/dev.yaml "
-        f"{helm_flags(args.registry, tag, plugin_ref, args.insecure)}"
-    )
+    flags = helm_flags(args.registry, tag, plugin_ref, args.insecure)
+    print(f"\nDeploy from it with:\n  helm install bf charts/black-friday -f values/dev.yaml {flags}")
+    if chart is not None:
+        print(f"or, without a clone, the chart from the registry:\n  {install_command(chart, flags)}")
     print(
         f"Load it with the catalog from the registry:\n  locust -f apps/blackfriday/loadgen/locustfile.py "
         f"--catalog {reference}"
