@@ -42,8 +42,8 @@ def test_every_kubernetes_object_validates_against_its_schema(environment: str) 
     rendered = render(environment=environment)
     checked = 0
     for obj in rendered.objects:
-        if obj["apiVersion"].startswith("kafka.strimzi.io/"):
-            continue  # custom resources: validated against the Strimzi CRDs below
+        if obj["apiVersion"].startswith(("kafka.strimzi.io/", "keda.sh/")):
+            continue  # custom resources: validated against the Strimzi CRDs below, KEDA's in test_lag_scaling
         try:
             kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -101,7 +101,10 @@ def test_hpa_bounds_and_target_are_the_values(environment: str) -> None:
             assert not [
                 h for h in rendered.of_kind("HorizontalPodAutoscaler") if h["metadata"]["name"] == f"bf-{service}"
             ]
-            assert deployment["spec"]["replicas"] == values.get(service, {}).get("replicaCount", 1)
+            if values.get(service, {}).get("lagScaling", {}).get("enabled"):
+                assert "replicas" not in deployment["spec"], f"{service}: KEDA's HPA owns the replica count"
+            else:
+                assert deployment["spec"]["replicas"] == values.get(service, {}).get("replicaCount", 1)
 
 
 def test_dev_follows_the_seed_autoscaling() -> None:

@@ -27,6 +27,7 @@ from tests.cluster.releases import (
     Objects,
     Releases,
     admission_namespace,
+    install_keda_crds,
     install_monitoring_crds,
     install_strimzi_crds,
     installed,
@@ -169,10 +170,11 @@ def readme(releases: Releases) -> Releases:
 @pytest.fixture(scope="session")
 def strimzi(releases: Releases) -> Releases:
     """Strimzi mode's prerequisites: the Strimzi 1.2 CRDs of ../shared (its operator cannot run here) and the
-    namespace the values put Kafka in."""
+    namespace the values put Kafka in; KEDA's CRDs (values/prod.yaml scales the consumer on lag)."""
     if not CRDS.is_dir():
         pytest.skip(f"{CRDS} is absent (only the project's CI workspace has ../shared): Strimzi mode not checked")
     install_strimzi_crds(releases)
+    install_keda_crds(releases)
     return releases
 
 

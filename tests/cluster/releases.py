@@ -23,7 +23,7 @@ from kubernetes.utils import parse_quantity
 from bftools.cluster import Cluster, ClusterInfo
 from bftools.cluster import release as chart
 from bftools.cluster.kube import apply
-from bftools.runtime.paths import monitoring_crds
+from bftools.runtime.paths import keda_config, monitoring_crds
 from tests.conftest import SHARED
 
 RELEASE = "bf"
@@ -294,6 +294,14 @@ def install_strimzi_crds(releases: Releases) -> None:
 def install_monitoring_crds(releases: Releases) -> None:
     """The Prometheus Operator's PodMonitor and PrometheusRule CRDs (scripts/setup monitoring), Established."""
     install_crds(releases, sorted(monitoring_crds().glob("*.yaml")), 2, "the Prometheus Operator's CRDs")
+
+
+def install_keda_crds(releases: Releases) -> None:
+    """KEDA's ScaledObject and TriggerAuthentication CRDs (scripts/setup monitoring), Established: values/prod.yaml
+    scales the consumer on lag."""
+    bases = keda_config() / "crd" / "bases"
+    files = [bases / "keda.sh_scaledobjects.yaml", bases / "keda.sh_triggerauthentications.yaml"]
+    install_crds(releases, files, 2, "KEDA's CRDs")
 
 
 def install_crds(releases: Releases, files: list[Path], count: int, what: str) -> None:

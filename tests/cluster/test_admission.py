@@ -56,8 +56,9 @@ def test_every_object_is_admitted_and_read_back_as_rendered(admitted: Releases, 
     kinds = {o["kind"] for o in objects}
     assert {"Deployment", "StatefulSet", "HorizontalPodAutoscaler", "Ingress", "PersistentVolumeClaim"} <= kinds
     assert {"Kafka", "KafkaNodePool", "KafkaTopic"} <= kinds
-    if release == RELEASE:  # values/prod.yaml with monitoring on: the Prometheus Operator's kinds admitted too
-        assert {"PodMonitor", "PrometheusRule"} <= kinds
+    if release == RELEASE:  # values/prod.yaml with monitoring on: the Prometheus Operator's kinds admitted too,
+        assert {"PodMonitor", "PrometheusRule"} <= kinds  # and KEDA's (its consumer scales on lag)
+        assert "ScaledObject" in kinds
     problems = []
     for obj in objects:
         live = admitted.objects.get(obj, namespace)

@@ -269,6 +269,7 @@ def chart_schema(title: str, properties: dict[str, Any]) -> Schema:
 LAG_SCALING: Final = obj(
     {
         "enabled": flag("a KEDA ScaledObject scales the consumer on its group's lag (autoscaling.enabled false)"),
+        "crdCheck": BOOLEAN,
         "minReplicas": integer(1, description="the fewest consumers, lag or not"),
         "maxReplicas": integer(1, description="never above the topic's partitions (an idle consumer gets none)"),
         "lagThreshold": integer(1, description="records behind per replica that KEDA aims for"),

@@ -72,3 +72,26 @@ def monitoring_crds() -> Path:
     if not crds.is_dir():
         raise MissingTool(f"the Prometheus Operator's CRDs are not at {crds}: run scripts/setup monitoring")
     return crds
+
+
+def keda_home() -> Path:
+    """Where scripts/setup keda builds KEDA's operator and adapter, and scripts/setup monitoring puts its
+    manifests (config/: CRDs, RBAC, Deployments), outside the clone."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "black-friday" / "keda" / MONITORING_VERSIONS["KEDA_VERSION"]
+
+
+def keda_config() -> Path:
+    """KEDA's config/ folder (its kustomize bases); MissingTool saying how to get it."""
+    config = keda_home() / "config"
+    if not (config / "crd" / "bases").is_dir():
+        raise MissingTool(f"KEDA's manifests are not at {config}: run scripts/setup monitoring")
+    return config
+
+
+def keda_binary(name: str) -> Path:
+    """keda-operator or keda-adapter; MissingTool saying how to get it."""
+    binary = keda_home() / "bin" / name
+    if not binary.is_file():
+        raise MissingTool(f"{name} is not built at {binary}: run scripts/setup keda")
+    return binary
