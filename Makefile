@@ -10,7 +10,7 @@ RECORD_TIMES ?=
 PY_SOURCES := apps tools tests
 
 .PHONY: help setup demo up down status snapshot report chaos soak bench test generate lint format lock clean \
-	cluster-up cluster-down cluster-status cluster-report cluster-load cluster-chaos
+	cluster-up cluster-down cluster-status cluster-report cluster-load cluster-lag cluster-chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ cluster-status: ## show what the local Kubernetes runs and what is dead
 cluster-load: ## the HPA experiment on the local Kubernetes: Locust scales the api up and down; docs/local-cluster.md, docs/cluster-load.{csv,png}
 	@scripts/setup python kafka helm registry k8s
 	@$(PY) -m bftools.cluster load --write-doc
+
+cluster-lag: ## KEDA scales the consumer on Kafka lag during a burst of sales on the local Kubernetes; docs/local-cluster.md, docs/cluster-lag.{csv,png}
+	@scripts/setup python kafka helm registry k8s monitoring keda
+	@$(PY) -m bftools.cluster lag --write-doc
 
 cluster-chaos: ## rollouts, upgrades, pod loss, Valkey failover, a broker kill under load on the local Kubernetes; docs/reliability.md
 	@scripts/setup python kafka helm registry k8s

@@ -1,6 +1,6 @@
-"""python -m bftools.cluster {up,down,status,report,load,chaos}: the local one-node Kubernetes behind
-`make cluster-up`, `make cluster-down`, `make cluster-status`, `make cluster-report`, `make cluster-load` and
-`make cluster-chaos`."""
+"""python -m bftools.cluster {up,down,status,report,load,lag,chaos}: the local one-node Kubernetes behind
+`make cluster-up`, `make cluster-down`, `make cluster-status`, `make cluster-report`, `make cluster-load`,
+`make cluster-lag` and `make cluster-chaos`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bftools.cluster import chaos, release
+from bftools.cluster import chaos, lag, release
 from bftools.cluster.cluster import Cluster, ClusterInfo, Status
 from bftools.cluster.config import NETNS, ClusterError
 from bftools.cluster.load import Experiment
@@ -113,6 +113,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--out", type=Path, default=defaults.out, help="CSV and PNG path without suffix (default docs/cluster-load)"
     )
     load.add_argument("--write-doc", action="store_true", help="write the summary into docs/local-cluster.md")
+    burst = sub.add_parser("lag", help="KEDA scales the consumer on its lag during a burst of sales (docs/)")
+    lag_defaults = lag.Experiment()
+    burst.add_argument(
+        "--sales", type=int, default=lag_defaults.sales, help=f"sales in the burst (default {lag_defaults.sales})"
+    )
+    burst.add_argument(
+        "--rate", type=int, default=lag_defaults.rate, help=f"sales produced a second (default {lag_defaults.rate})"
+    )
+    burst.add_argument(
+        "--cooldown",
+        type=int,
+        default=lag_defaults.cooldown,
+        help=f"at most this long after the burst for the drain and the scale-down (default {lag_defaults.cooldown})",
+    )
+    burst.add_argument("--out", type=Path, default=lag_defaults.out, help="CSV and PNG path without suffix")
+    burst.add_argument("--write-doc", action="store_true", help="write the summary into docs/local-cluster.md")
     faults = sub.add_parser("chaos", help="the operators' fault matrix under load on a release (docs/reliability.md)")
     faults.add_argument("--short", action="store_true", help="the rows make test runs")
     faults.add_argument("--rate", type=float, default=chaos.Plan().rate, help="sales offered a second (default 40)")
@@ -140,6 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             write = (lambda text: write_section(doc, "cluster-load", text)) if args.write_doc else None
             outcome = run_experiment(plan, say, write)
             return 0 if outcome.back_to_min_after is not None and outcome.peak_replicas > 1 else 1
+        elif args.command == "lag":
+            trial = lag.Experiment(args.sales, args.rate, args.cooldown, lag_defaults.interval, args.out)
+            doc = ROOT / "docs" / "local-cluster.md"
+            write = (lambda text: write_section(doc, "cluster-lag", text)) if args.write_doc else None
+            done = lag.run(trial, say, write)
+            return 0 if done.exact and done.peak_replicas > 1 and done.back_to_min_after is not None else 1
         elif args.command == "chaos":
             matrix = chaos.Plan(rate=args.rate, short=args.short)
             doc = ROOT / "docs" / "reliability.md"
