@@ -46,15 +46,22 @@ def check_sale(api: str, valkey_addr: str, topic: str, sale: dict[str, Any], tim
     print(f"api stored sale {stored['id']} (partition {stored['partition']}, offset {stored['offset']})")
     partition = partition_name(topic, int(stored["partition"]))
     deadline = time.monotonic() + timeout
+    unreachable: Exception | None = None
     with connect(valkey_addr, os.environ.get("VALKEY_PASSWORD") or None) as client:
         while True:
             try:
                 applied = client.hget(keys.APPLIED_OFFSETS, partition)
                 if applied is not None and int(applied) >= int(stored["offset"]):
                     return f"consumer counted sale {stored['id']} in Valkey"
+            except (valkey.ConnectionError, valkey.TimeoutError) as exc:
+                # A new pod's first connections may be refused until the cluster's NetworkPolicy agent has
+                # admitted its address (kube-router, Calico: a few seconds): try again until the deadline.
+                unreachable = exc
             except valkey.ValkeyError as exc:
                 raise SmokeFailed(f"Valkey at {valkey_addr}: {exc}") from None
             if time.monotonic() > deadline:
+                if unreachable is not None:
+                    raise SmokeFailed(f"Valkey at {valkey_addr} unreachable for {timeout:g}s: {unreachable}")
                 raise SmokeFailed(f"sale {stored['id']} not counted in Valkey after {timeout:g}s")
             time.sleep(0.5)
 

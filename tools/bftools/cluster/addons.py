@@ -1,6 +1,6 @@
 """The cluster's add-ons, applied with the kubernetes client: CoreDNS (cluster DNS), metrics-server (the
-resource metrics API behind `kubectl top` and the HPAs) and the default StorageClass of the harness's
-hostPath provisioner."""
+resource metrics API behind `kubectl top` and the HPAs), what kube-router's identity may read (its firewall
+enforces the NetworkPolicies) and the default StorageClass of the harness's hostPath provisioner."""
 
 from __future__ import annotations
 
@@ -277,5 +277,39 @@ def metrics_server(image: str) -> list[Manifest]:
                 "groupPriorityMinimum": 100,
                 "versionPriority": 100,
             },
+        },
+    ]
+
+
+def kube_router_rbac() -> list[Manifest]:
+    """What kube-router's firewall reads (its upstream ClusterRole, less the router's leases), bound to the
+    identity of its kubeconfig (pki: system:kube-router)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    read = ["get", "list", "watch"]
+    return [
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRole",
+            "metadata": _meta("system:kube-router", None),
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["namespaces", "pods", "services", "nodes", "endpoints"],
+                    "verbs": read,
+                },
+                {
+                    "apiGroups": ["networking.k8s.io"],
+                    "resources": ["networkpolicies"],
+                    "verbs": ["get", "list", "watch"],
+                },
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta("system:kube-router", None),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:kube-router"},
+            "subjects": [{"kind": "User", "name": "system:kube-router", "apiGroup": "rbac.authorization.k8s.io"}],
         },
     ]

@@ -31,6 +31,7 @@ from bftools.cluster.config import (
     KAFKA_BOOTSTRAP,
     KAFKA_DEAD_LETTER_TOPIC,
     KAFKA_TOPIC,
+    KUBE_ROUTER_HEALTH_PORT,
     LOCK_FILE,
     NETNS,
     NODE_IP,
@@ -338,16 +339,22 @@ class Cluster:
                 *addons.storage_class(),
                 *addons.coredns(built.coredns),
                 *addons.metrics_server(built.metrics_server),
+                *addons.kube_router_rbac(),
             ):
                 kube.apply(api, manifest)
             self._spawn(components.provisioner(layout), procs)
             self._wait(kubelet, lambda: kube.node_ready(api, NODE_NAME), 120, f"node {NODE_NAME}")
+            router = self._spawn(components.kube_router(layout), procs)  # it looks its node up at start
             mark = time.monotonic()
             kube.wait_until(lambda: kube.deployment_ready(api, "kube-system", "coredns"), 120, "CoreDNS")
             say(f"CoreDNS ready ({time.monotonic() - mark:.1f}s)")
             mark = time.monotonic()
             kube.wait_until(lambda: kube.apiservice_available(api, "v1beta1.metrics.k8s.io"), 150, "metrics-server")
             say(f"metrics-server ready ({time.monotonic() - mark:.1f}s)")
+            self._wait(
+                router, lambda: _http_ok(f"http://{NODE_IP}:{KUBE_ROUTER_HEALTH_PORT}/healthz"), 60, "kube-router"
+            )
+            say("kube-router ready: the NetworkPolicies are enforced")
         kafka_log_start = 0
         self._wait(
             kafka,

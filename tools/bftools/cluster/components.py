@@ -12,6 +12,7 @@ from pathlib import Path
 from bftools.cluster.config import (
     APISERVER_PORT,
     CLUSTER_DOMAIN,
+    KUBE_ROUTER_HEALTH_PORT,
     NODE_IP,
     NODE_NAME,
     POD_CIDR,
@@ -31,10 +32,19 @@ ORDER = (
     "containerd",
     "kubelet",
     "kube-proxy",
+    "kube-router",
     "provisioner",
     "kafka",
 )
-K8S_BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+K8S_BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kube-router",
+)
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,30 @@ def kubelet(layout: Layout) -> Component:
 def kube_proxy(layout: Layout) -> Component:
     config = f"--config={layout.etc / 'kube-proxy.yaml'}"
     return Component("kube-proxy", [binary(layout, "kube-proxy"), config], config)
+
+
+def kube_router(layout: Layout) -> Component:
+    """kube-router's firewall only (no routing, no service proxy: the bridge CNI and kube-proxy do those):
+    it enforces the NetworkPolicies with iptables and ipset in the node's network namespace. Its identity
+    (system:kube-router) may read pods, namespaces, nodes and NetworkPolicies (addons.kube_router_rbac)."""
+    kubeconfig = f"--kubeconfig={layout.etc / 'kube-router.kubeconfig'}"
+    return Component(
+        "kube-router",
+        [
+            binary(layout, "kube-router"),
+            kubeconfig,
+            "--run-firewall=true",
+            "--run-router=false",
+            "--run-service-proxy=false",
+            f"--hostname-override={NODE_NAME}",
+            f"--health-port={KUBE_ROUTER_HEALTH_PORT}",
+            "--metrics-port=0",
+            # changes are applied as they come; the full resync only mends what something else removed
+            "--iptables-sync-period=1m",
+            "--v=1",
+        ],
+        kubeconfig,
+    )
 
 
 def provisioner(layout: Layout) -> Component:

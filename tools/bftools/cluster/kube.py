@@ -22,6 +22,7 @@ PLURALS = {
     "ConfigMap": "configmaps",
     "Service": "services",
     "Deployment": "deployments",
+    "DaemonSet": "daemonsets",
     "StatefulSet": "statefulsets",
     "Pod": "pods",
     "PersistentVolumeClaim": "persistentvolumeclaims",
@@ -131,6 +132,16 @@ def deployment_ready(api: client.ApiClient, namespace: str, name: str) -> bool:
     want = deployment.spec.replicas if deployment.spec and deployment.spec.replicas is not None else 1
     ready = deployment.status.ready_replicas if deployment.status else None
     return (ready or 0) >= want
+
+
+def daemonset_ready(api: client.ApiClient, namespace: str, name: str) -> bool:
+    daemonset = client.AppsV1Api(api).read_namespaced_daemon_set(name, namespace, _request_timeout=5)
+    status = daemonset.status
+    return (
+        status is not None
+        and status.desired_number_scheduled > 0
+        and (status.number_ready or 0) >= (status.desired_number_scheduled)
+    )
 
 
 def apiservice_available(api: client.ApiClient, name: str) -> bool:

@@ -58,6 +58,7 @@ CERTS = (
     Cert("controller-manager", "system:kube-controller-manager"),
     Cert("scheduler", "system:kube-scheduler"),
     Cert("kube-proxy", "system:kube-proxy"),
+    Cert("kube-router", "system:kube-router"),
     Cert("kubelet", f"system:node:{NODE_NAME}", "system:nodes"),
     Cert("kubelet-serving", NODE_NAME, server=True, client=False, sans=(f"IP:{NODE_IP}", f"DNS:{NODE_NAME}")),
 )
@@ -68,6 +69,7 @@ KUBECONFIGS = {
     "controller-manager": "controller-manager",
     "scheduler": "scheduler",
     "kube-proxy": "kube-proxy",
+    "kube-router": "kube-router",
     "kubelet": "kubelet",
 }
 
