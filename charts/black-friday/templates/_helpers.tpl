@@ -49,3 +49,23 @@ runAsNonRoot: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+
+{{/* How the edge limits the rate (rateLimit.controller, else from ingress.className): traefik or nginx; the
+     render stops for a class it cannot tell. Empty when rateLimit.enabled is false. */}}
+{{- define "black-friday.rateLimitController" -}}
+{{- with .Values.rateLimit -}}
+{{- if .enabled -}}
+{{- $controller := .controller | default (get (dict "traefik" "traefik" "nginx" "nginx" "public" "nginx") $.Values.ingress.className) -}}
+{{- if not $controller -}}
+{{- fail (printf "\n\nrateLimit: the chart cannot tell how the ingress class %q limits requests. Set rateLimit.controller (traefik or nginx), or rateLimit.enabled=false and put your controller's own rate limit in ingress.annotations." $.Values.ingress.className) -}}
+{{- end -}}
+{{- $controller -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Traefik Middleware that limits the rate: its name. */}}
+{{- define "black-friday.rateLimitMiddleware" -}}
+{{- printf "%s-rate-limit" .Release.Name -}}
+{{- end -}}

@@ -63,6 +63,8 @@ ANY_OBJECT: Final = {"type": "object"}
 ANY_ARRAY: Final = {"type": "array"}
 QUANTITY: Final = {"anyOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": "number", "minimum": 0}]}
 PORT: Final = integer(1, 65535)
+#: A DNS name, or a wildcard one (*.shop.example), as the Gateway API takes them.
+HOSTNAME_PATTERN: Final = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 def positive_number(maximum: float | None = None) -> Schema:
@@ -548,6 +550,39 @@ UMBRELLA: Final = {
                         "description": "annotations of the Ingress (the controller's settings)",
                     },
                     "tls": described(ANY_ARRAY, "the Ingress's tls entries"),
+                }
+            ),
+            "httpRoute": obj(
+                {
+                    "enabled": flag("an HTTPRoute (Gateway API) for POST /purchase"),
+                    "parentRefs": {
+                        "type": "array",
+                        "items": obj(
+                            {
+                                "name": string(minLength=1),
+                                "namespace": string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+                                "sectionName": string(minLength=1),
+                                "group": string(),
+                                "kind": string(),
+                                "port": PORT,
+                            },
+                            required=["name"],
+                        ),
+                        "description": "the Gateways it attaches to",
+                    },
+                    "hostnames": {
+                        "type": "array",
+                        "items": string(pattern=HOSTNAME_PATTERN),
+                        "description": "host names it answers for",
+                    },
+                }
+            ),
+            "rateLimit": obj(
+                {
+                    "enabled": flag("a per-client request-rate limit at the edge"),
+                    "requestsPerSecond": integer(1),
+                    "burst": integer(0),
+                    "controller": {"enum": ["", "traefik", "nginx"], "description": "how the edge limits"},
                 }
             ),
             "monitoring": obj(

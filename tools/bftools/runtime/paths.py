@@ -50,6 +50,8 @@ def _versions(path: Path) -> dict[str, str]:
 
 
 MONITORING_VERSIONS: Final = _versions(ROOT / "scripts" / "monitoring-build" / "versions.env")
+#: The local cluster's versions (Kubernetes, Traefik, the Gateway API, ...).
+K8S_VERSIONS: Final = _versions(ROOT / "scripts" / "k8s-build" / "versions.env")
 
 
 def monitoring_home() -> Path:
@@ -95,3 +97,16 @@ def keda_binary(name: str) -> Path:
     if not binary.is_file():
         raise MissingTool(f"{name} is not built at {binary}: run scripts/setup keda")
     return binary
+
+
+def edge_crds(which: str) -> Path:
+    """The CRDs of the edge, one file each: "traefik" (Traefik's, its Middleware among them) or "gateway-api"
+    (the Gateway API's standard channel, HTTPRoute among them); MissingTool saying how to get them."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "black-friday" / "crds"
+    if which == "traefik":
+        path = cache / f"traefik-{K8S_VERSIONS['TRAEFIK_VERSION']}" / "crds.yaml"
+    else:
+        path = cache / f"gateway-api-{K8S_VERSIONS['GATEWAY_API_VERSION']}" / "standard-install.yaml"
+    if not path.is_file():
+        raise MissingTool(f"the {which} CRDs are not at {path}: run scripts/setup monitoring")
+    return path
