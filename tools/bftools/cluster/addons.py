@@ -313,3 +313,145 @@ def kube_router_rbac() -> list[Manifest]:
             "subjects": [{"kind": "User", "name": "system:kube-router", "apiGroup": "rbac.authorization.k8s.io"}],
         },
     ]
+
+
+TRAEFIK_NAMESPACE = "traefik"
+LABELS_TRAEFIK = {"app.kubernetes.io/name": "traefik"}
+#: The Gateway the chart's HTTPRoute attaches to (httpRoute.parentRefs: [{name: edge, namespace: traefik}]).
+GATEWAY_NAME = "edge"
+#: Traefik's ping (its readiness) on the node.
+TRAEFIK_PING_PORT = 9100
+
+
+def traefik(image: str) -> list[Manifest]:
+    """Traefik as the cluster's edge: on the node's network (hostNetwork), its entry point `web` on the node's
+    port 80, serving Ingresses of the class `traefik` (with Traefik's CRDs: the chart's rate-limit
+    Middleware) and the Gateway API (the GatewayClass `traefik`, the Gateway `edge` in the namespace traefik,
+    listening on port 80 for routes of every namespace). Its CRDs and the Gateway API's are applied first
+    (cluster.py)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    read = ["get", "list", "watch"]
+    gateway_kinds = ["gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"]
+    rules = [
+        {"apiGroups": [""], "resources": ["services", "secrets", "nodes", "configmaps", "namespaces"], "verbs": read},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingressclasses"], "verbs": read},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses/status"], "verbs": ["update"]},
+        {
+            "apiGroups": ["traefik.io"],
+            "resources": [
+                "middlewares",
+                "middlewaretcps",
+                "ingressroutes",
+                "traefikservices",
+                "ingressroutetcps",
+                "ingressrouteudps",
+                "tlsoptions",
+                "tlsstores",
+                "serverstransports",
+                "serverstransporttcps",
+            ],
+            "verbs": read,
+        },
+        {
+            "apiGroups": ["gateway.networking.k8s.io"],
+            "resources": [
+                "gatewayclasses",
+                "gateways",
+                "httproutes",
+                "grpcroutes",
+                "referencegrants",
+                "backendtlspolicies",
+            ],
+            "verbs": read,
+        },
+        {
+            "apiGroups": ["gateway.networking.k8s.io"],
+            "resources": [f"{kind}/status" for kind in gateway_kinds],
+            "verbs": ["update"],
+        },
+    ]
+    pod_spec = {
+        "serviceAccountName": "traefik",
+        "hostNetwork": True,
+        "dnsPolicy": "ClusterFirstWithHostNet",
+        "containers": [
+            {
+                "name": "traefik",
+                "image": image,
+                "args": [
+                    "--entryPoints.web.address=:80",
+                    f"--entryPoints.traefik.address=:{TRAEFIK_PING_PORT}",
+                    "--ping=true",
+                    "--ping.entryPoint=traefik",
+                    "--providers.kubernetesingress=true",
+                    "--providers.kubernetescrd=true",
+                    "--providers.kubernetesgateway=true",
+                    "--log.level=INFO",
+                    "--global.checkNewVersion=false",
+                    "--global.sendAnonymousUsage=false",
+                ],
+                "ports": [{"name": "web", "containerPort": 80, "hostPort": 80, "protocol": "TCP"}],
+                "readinessProbe": {
+                    "httpGet": {"path": "/ping", "port": TRAEFIK_PING_PORT},
+                    "periodSeconds": 2,
+                    "failureThreshold": 3,
+                },
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                # root only to bind the node's port 80; nothing else
+                "securityContext": {
+                    **RESTRICTED,
+                    "runAsUser": 0,
+                    "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]},
+                },
+            }
+        ],
+    }
+    meta = {"namespace": TRAEFIK_NAMESPACE, "labels": LABELS_TRAEFIK}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": TRAEFIK_NAMESPACE}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "traefik", **meta}},
+        {"apiVersion": rbac, "kind": "ClusterRole", "metadata": _meta("traefik", None), "rules": rules},
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRoleBinding",
+            "metadata": _meta("traefik", None),
+            "roleRef": {"apiGroup": rbac.split("/")[0], "kind": "ClusterRole", "name": "traefik"},
+            "subjects": [{"kind": "ServiceAccount", "name": "traefik", "namespace": TRAEFIK_NAMESPACE}],
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "traefik"},
+            "spec": {"controller": "traefik.io/ingress-controller"},
+        },
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "GatewayClass",
+            "metadata": {"name": "traefik"},
+            "spec": {"controllerName": "traefik.io/gateway-controller"},
+        },
+        {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": GATEWAY_NAME, "namespace": TRAEFIK_NAMESPACE},
+            "spec": {
+                "gatewayClassName": "traefik",
+                "listeners": [
+                    {"name": "web", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}
+                ],
+            },
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "traefik", **meta},
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},  # one node, one port 80
+                "selector": {"matchLabels": LABELS_TRAEFIK},
+                "template": {"metadata": {"labels": LABELS_TRAEFIK}, "spec": pod_spec},
+            },
+        },
+    ]

