@@ -559,12 +559,14 @@ UMBRELLA: Final = {
                         "type": "array",
                         "items": obj(
                             {
-                                "name": string(minLength=1),
-                                "namespace": string(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
-                                "sectionName": string(minLength=1),
-                                "group": string(),
-                                "kind": string(),
-                                "port": PORT,
+                                "name": string("the Gateway's name", minLength=1),
+                                "namespace": string(
+                                    "its namespace; empty: the release's", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+                                ),
+                                "sectionName": string("one listener of it, by name", minLength=1),
+                                "group": string("the parent's API group (default: the Gateway API's)"),
+                                "kind": string("the parent's kind (default: Gateway)"),
+                                "port": described(PORT, "one listener of it, by port"),
                             },
                             required=["name"],
                         ),
@@ -581,7 +583,7 @@ UMBRELLA: Final = {
                 {
                     "enabled": flag("a per-client request-rate limit at the edge"),
                     "requestsPerSecond": integer(1),
-                    "burst": integer(0),
+                    "burst": integer(0, description="requests one client may send at once above the average"),
                     "controller": {"enum": ["", "traefik", "nginx"], "description": "how the edge limits"},
                 }
             ),
