@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bftools.cluster.config import CLUSTER_DOMAIN, DNS_SERVICE_IP, PROVISIONER_NAME, STORAGE_CLASS
+import yaml
+
+from bftools.cluster.config import (
+    CLUSTER_DOMAIN,
+    DNS_SERVICE_IP,
+    PROVISIONER_NAME,
+    STORAGE_CLASS,
+    MissingPrerequisite,
+)
+from bftools.runtime import paths
 
 Manifest = dict[str, Any]
 
@@ -313,6 +322,16 @@ def kube_router_rbac() -> list[Manifest]:
             "subjects": [{"kind": "User", "name": "system:kube-router", "apiGroup": "rbac.authorization.k8s.io"}],
         },
     ]
+
+
+def edge_crds() -> list[Manifest]:
+    """Traefik's CRDs (its Middleware: the chart's rate limit) and the Gateway API's standard channel
+    (HTTPRoute), as `scripts/setup monitoring` fetched them from their modules."""
+    try:
+        files = [paths.edge_crds("traefik"), paths.edge_crds("gateway-api")]
+    except paths.MissingTool as exc:
+        raise MissingPrerequisite(str(exc)) from None
+    return [crd for path in files for crd in yaml.safe_load_all(path.read_text()) if crd]
 
 
 TRAEFIK_NAMESPACE = "traefik"

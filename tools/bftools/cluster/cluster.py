@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from kubernetes import client
 
 from bftools.cluster import addons, broker, components, host, images, kube, netns, nodeconf, pki, values
@@ -43,7 +42,6 @@ from bftools.cluster.config import (
     MissingPrerequisite,
 )
 from bftools.cluster.shell import environment, run, which
-from bftools.runtime import paths
 from bftools.runtime.process import Proc, spawn, wait_for
 
 Say = Callable[[str], None]
@@ -355,13 +353,7 @@ class Cluster:
             say(f"metrics-server ready ({time.monotonic() - mark:.1f}s)")
             router_health = f"http://{NODE_IP}:{KUBE_ROUTER_HEALTH_PORT}/healthz"
             self._wait(router, lambda: _http_ok(router_health), 60, "kube-router (the NetworkPolicies enforced)")
-            edge_crds = [
-                crd
-                for which in ("traefik", "gateway-api")
-                for crd in yaml.safe_load_all(paths.edge_crds(which).read_text())
-                if crd
-            ]
-            kube.apply_crds(api, edge_crds, "Traefik's and the Gateway API's CRDs")
+            kube.apply_crds(api, addons.edge_crds(), "Traefik's and the Gateway API's CRDs")
             for manifest in addons.traefik(built.traefik):
                 kube.apply(api, manifest)
             mark = time.monotonic()
