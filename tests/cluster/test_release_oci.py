@@ -45,11 +45,11 @@ def test_the_chart_pushed_to_a_registry_installs_from_there(
     core = client.CoreV1Api(api)
     try:
         ok(chart.helm(cluster.kubeconfig, *install, timeout=300), f"helm install {pushed.url} --version {version}")
-        status = json.loads(
-            ok(chart.helm(cluster.kubeconfig, "status", RELEASE, "-n", namespace, "-o", "json"), "helm status")
+        meta = json.loads(
+            ok(chart.helm(cluster.kubeconfig, "get", "metadata", RELEASE, "-n", namespace, "-o", "json"), "helm get metadata")
         )
-        assert status["info"]["status"] == "deployed"
-        assert (status["chart"]["metadata"]["name"], status["chart"]["metadata"]["version"]) == (name, version)
+        assert meta["status"] == "deployed", meta
+        assert (meta["chart"], meta["version"]) == (name, version), meta
 
         apps = client.AppsV1Api(api)
         selector = f"{chart.INSTANCE}={RELEASE}"
