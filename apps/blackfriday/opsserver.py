@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,13 +24,27 @@ log = logging.getLogger(__name__)
 Check = Callable[[], tuple[bool, str]]
 
 
+class _Server(ThreadingHTTPServer):
+    """The stdlib server, whose request errors become log records (JSON like every other line) instead of a
+    traceback printed to stderr; a client that left before its answer (a scraper past its timeout on a
+    loaded machine) is no error of the service's."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            log.debug("ops client went away", extra={"client": str(client_address), "error": str(error)})
+            return
+        log.warning("ops request failed", exc_info=True, extra={"client": str(client_address)})
+
+
 class OpsServer:
     def __init__(self, host: str, port: int, registry: CollectorRegistry, live: Check, ready: Check) -> None:
         self._registry = registry
         self._checks = {"/healthz": live, "/readyz": ready}
         self._ready = Gauge("bf_ready", READY_HELP, registry=registry)
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
 
     @property
