@@ -43,6 +43,8 @@ KAFKA_TOPIC: Final = "sales-topic"
 #: Where the consumer puts records that are not sales (the chart expects it to exist with an external Kafka).
 KAFKA_DEAD_LETTER_TOPIC: Final = "sales-topic-dlq"
 KAFKA_PARTITIONS: Final = 3
+#: The chart's default consumer group (global.kafka.consumerGroup): the consumer's ACL is on it.
+KAFKA_GROUP: Final = "black-friday-group"
 
 #: The StorageClass of the harness's provisioner (the cluster's default).
 STORAGE_CLASS: Final = "bf-local"
