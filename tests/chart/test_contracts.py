@@ -14,7 +14,7 @@ from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.settings import FromEnv
 from blackfriday.writer.settings import WriterSettings
-from tests.chart.conftest import CHART, HELM, KUBE_VERSION, STRIMZI, env_of, render, render_error
+from tests.chart.conftest import CHART, HELM, KUBE_VERSION, STRIMZI_APIS, env_of, render, render_error
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.chart
@@ -135,7 +135,7 @@ def test_the_umbrellas_tests_and_notes_use_the_subcharts_own_names() -> None:
 def test_no_symlinks_and_no_noise_from_helm() -> None:
     assert not [p for p in CHART.rglob("*") if p.is_symlink()]
     done = subprocess.run(
-        [str(HELM), "template", "bf", str(CHART), "--kube-version", KUBE_VERSION, "--api-versions", STRIMZI],
+        [str(HELM), "template", "bf", str(CHART), "--kube-version", KUBE_VERSION, *STRIMZI_APIS],
         capture_output=True,
         text=True,
         timeout=120,
@@ -157,8 +157,7 @@ def test_each_template_file_renders_one_kind() -> None:
                     str(CHART),
                     "--kube-version",
                     KUBE_VERSION,
-                    "--api-versions",
-                    STRIMZI,
+                    *STRIMZI_APIS,
                     "-f",
                     str(ROOT / "values" / "prod.yaml"),
                     "--show-only",
@@ -178,7 +177,13 @@ def test_each_template_file_renders_one_kind() -> None:
 
 def test_an_existing_kafka_replaces_strimzi() -> None:
     """global.kafka.external.bootstrapServers: the services use it, no Strimzi object, no CRD needed."""
-    rendered = render("--set", "global.kafka.external.bootstrapServers=kafka-0.shared:9092", strimzi=False)
+    rendered = render(
+        "--set",
+        "global.kafka.external.bootstrapServers=kafka-0.shared:9092",
+        "--set",
+        "global.kafka.external.existingSecret=kafka-logins",
+        strimzi=False,
+    )
     assert not [o for o in rendered.objects if o["apiVersion"].startswith("kafka.strimzi.io")]
     containers = dict(rendered.containers())
     for name in ("bf-writer/writer", "bf-consumer/consumer"):
