@@ -7,7 +7,7 @@ KAFKA_SECURITY_PROTOCOL says how a client talks to the brokers:
 - ``SASL_SSL``: TLS (each broker's certificate checked against KAFKA_CA_FILE, or the system's CAs, and
   its host name against the certificate), then a SASL login as KAFKA_USERNAME with KAFKA_PASSWORD
   (SCRAM-SHA-512 by default: the password itself never crosses the wire). What the chart and the local
-  stack use; the broker then allows each user only what its service needs (docs/security.md).
+  stack use; the broker then allows each user only what its service needs (docs/kafka-access.md).
 - ``SSL``: TLS without a login (a Kafka that authenticates nobody but should not be read on the wire).
 
 The settings are checked together at start (``KafkaSecurity.check``): a missing or inconsistent one stops
