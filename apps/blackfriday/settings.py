@@ -72,7 +72,8 @@ class Spec:
 
 
 def _declare(spec: Spec) -> Any:
-    return dataclasses.field(metadata={"spec": spec})
+    # A secret stays out of the settings' repr, so that logging the settings never shows it.
+    return dataclasses.field(metadata={"spec": spec}, repr=spec.kind != "secret")
 
 
 def text(name: str, default: str, doc: str, *, wired: bool = False) -> Any:
@@ -205,8 +206,9 @@ def max_connections() -> Any:
     )
 
 
-def choice(name: str, default: str, doc: str, choices: tuple[str, ...]) -> Any:
-    return _declare(Spec(name, "choice", default, doc, choices=choices))
+def choice(name: str, default: str, doc: str, choices: tuple[str, ...], *, wired: bool = False) -> Any:
+    """One of ``choices``, in any case (stored as declared)."""
+    return _declare(Spec(name, "choice", default, doc, choices=choices, wired=wired))
 
 
 def http_server() -> Any:
@@ -233,6 +235,52 @@ def kafka_topic() -> Any:
     return text("KAFKA_TOPIC", "sales-topic", "the sales topic", wired=True)
 
 
+#: How a client talks to Kafka: in the clear (no authentication), TLS with a SASL login, TLS alone.
+KAFKA_PROTOCOLS: Final = ("PLAINTEXT", "SASL_SSL", "SSL")
+#: The SASL logins kafka-python offers that fit a user name and password (SCRAM never sends the password).
+KAFKA_MECHANISMS: Final = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+# How every Kafka client of a service authenticates (blackfriday.kafkaconn checks that they fit together).
+def kafka_security_protocol() -> Any:
+    return choice(
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT (no TLS, no authentication: only for a Kafka on a trusted network), SASL_SSL (TLS and a "
+        "SASL login: KAFKA_USERNAME, KAFKA_PASSWORD) or SSL (TLS, no login)",
+        KAFKA_PROTOCOLS,
+        wired=True,
+    )
+
+
+def kafka_sasl_mechanism() -> Any:
+    return choice(
+        "KAFKA_SASL_MECHANISM",
+        "SCRAM-SHA-512",
+        "the SASL login with SASL_SSL (PLAIN sends the password itself, inside the TLS)",
+        KAFKA_MECHANISMS,
+        wired=True,
+    )
+
+
+def kafka_username() -> Any:
+    return text("KAFKA_USERNAME", "", "the Kafka user (with SASL_SSL)", wired=True)
+
+
+def kafka_password() -> Any:
+    return secret("KAFKA_PASSWORD", "the Kafka user's password (with SASL_SSL), from a Secret; never logged")
+
+
+def kafka_ca_file() -> Any:
+    return text(
+        "KAFKA_CA_FILE",
+        "",
+        "the CA certificates (PEM file) that signed the brokers' certificates, with SASL_SSL or SSL; empty: the "
+        "system's trusted CAs",
+        wired=True,
+    )
+
+
 class Env:
     """A view of the environment with typed, validated getters."""
 
@@ -253,8 +301,8 @@ class Env:
             _check_range(spec.name, result, spec.minimum, spec.maximum)
         if spec.kind == "hostports" and isinstance(result, str):
             result = _hostports(spec.name, result)
-        if spec.kind == "choice" and result not in spec.choices:
-            raise SettingsError(f"{spec.name}: expected one of {', '.join(spec.choices)}, got {result!r}")
+        if spec.kind == "choice":
+            result = _choice(spec, result)
         return result
 
     def text(self, name: str, default: str) -> str:
@@ -368,8 +416,16 @@ _PARSERS: Final[dict[str, Any]] = {
     "target": _target,
     "category": _category,
     "log_level": _log_level,
-    "choice": lambda name, value: value.lower(),  # checked against the spec's choices by Env.read
+    "choice": lambda name, value: value,  # matched against the spec's choices (any case) by Env.read
 }
+
+
+def _choice(spec: Spec, value: str) -> str:
+    """The declared spelling of ``value`` among the spec's choices (any case)."""
+    for choice in spec.choices:
+        if choice.lower() == value.lower():
+            return choice
+    raise SettingsError(f"{spec.name}: expected one of {', '.join(spec.choices)}, got {value!r}")
 
 
 def plain(value: float) -> str:

@@ -21,6 +21,8 @@ KUBE_VERSION = "1.33.0"
 STRIMZI = "kafka.strimzi.io/v1/Kafka"
 #: KEDA's ScaledObject (the consumer's lagScaling checks the cluster serves it).
 KEDA = "keda.sh/v1alpha1/ScaledObject"
+#: What a cluster with the Strimzi operator serves, as helm template's --api-versions flags.
+STRIMZI_APIS = ("--api-versions", STRIMZI, "--api-versions", "kafka.strimzi.io/v1/KafkaUser")
 ENVIRONMENTS = ["default", "dev", "prod"]
 
 pytestmark = pytest.mark.chart
@@ -72,13 +74,7 @@ def _render(args: tuple[str, ...]) -> tuple[int, str, str]:
 
 def render(*args: str, environment: str = "default", strimzi: bool = True) -> Render:
     """helm template with a values file and extra flags; fails the test with helm's error."""
-    extra = [
-        *values_args(environment),
-        *(["--api-versions", STRIMZI] if strimzi else []),
-        "--api-versions",
-        KEDA,
-        *args,
-    ]
+    extra = [*values_args(environment), *(STRIMZI_APIS if strimzi else ()), "--api-versions", KEDA, *args]
     code, out, err = _render(tuple(extra))
     if code != 0:
         pytest.fail(f"helm template failed:\n{err}")
@@ -87,13 +83,7 @@ def render(*args: str, environment: str = "default", strimzi: bool = True) -> Re
 
 def render_error(*args: str, environment: str = "default", strimzi: bool = True) -> str:
     """helm template that must fail; its error message."""
-    extra = [
-        *values_args(environment),
-        *(["--api-versions", STRIMZI] if strimzi else []),
-        "--api-versions",
-        KEDA,
-        *args,
-    ]
+    extra = [*values_args(environment), *(STRIMZI_APIS if strimzi else ()), "--api-versions", KEDA, *args]
     code, _out, err = _render(tuple(extra))
     assert code != 0, f"helm template succeeded but should have failed with {args}"
     return err

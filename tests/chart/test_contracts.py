@@ -14,7 +14,17 @@ from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.grpcwire import SERVICE_NAME
 from blackfriday.settings import FromEnv
 from blackfriday.writer.settings import WriterSettings
-from tests.chart.conftest import CHART, HELM, KEDA, KUBE_VERSION, STRIMZI, env_of, render, render_error, values_args
+from tests.chart.conftest import (
+    CHART,
+    HELM,
+    KEDA,
+    KUBE_VERSION,
+    STRIMZI_APIS,
+    env_of,
+    render,
+    render_error,
+    values_args,
+)
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.chart
@@ -140,7 +150,7 @@ def test_the_umbrellas_tests_and_notes_use_the_subcharts_own_names() -> None:
 def test_no_symlinks_and_no_noise_from_helm() -> None:
     assert not [p for p in CHART.rglob("*") if p.is_symlink()]
     done = subprocess.run(
-        [str(HELM), "template", "bf", str(CHART), "--kube-version", KUBE_VERSION, "--api-versions", STRIMZI],
+        [str(HELM), "template", "bf", str(CHART), "--kube-version", KUBE_VERSION, *STRIMZI_APIS],
         capture_output=True,
         text=True,
         timeout=120,
@@ -160,8 +170,7 @@ def _kinds_of_template(template: str, environment: str) -> set[str]:
             str(CHART),
             "--kube-version",
             KUBE_VERSION,
-            "--api-versions",
-            STRIMZI,
+            *STRIMZI_APIS,
             "--api-versions",
             KEDA,
             *values_args(environment),
@@ -194,7 +203,13 @@ def test_each_template_file_renders_one_kind() -> None:
 
 def test_an_existing_kafka_replaces_strimzi() -> None:
     """global.kafka.external.bootstrapServers: the services use it, no Strimzi object, no CRD needed."""
-    rendered = render("--set", "global.kafka.external.bootstrapServers=kafka-0.shared:9092", strimzi=False)
+    rendered = render(
+        "--set",
+        "global.kafka.external.bootstrapServers=kafka-0.shared:9092",
+        "--set",
+        "global.kafka.external.existingSecret=kafka-logins",
+        strimzi=False,
+    )
     assert not [o for o in rendered.objects if o["apiVersion"].startswith("kafka.strimzi.io")]
     containers = dict(rendered.containers())
     for name in ("bf-writer/writer", "bf-consumer/consumer"):

@@ -10,7 +10,17 @@ import pytest
 import yaml
 
 from bftools.runtime.paths import keda_config
-from tests.chart.conftest import CHART, KUBE_VERSION, STRIMZI, Render, env_of, helm, render, render_error, values_args
+from tests.chart.conftest import (
+    CHART,
+    KUBE_VERSION,
+    STRIMZI_APIS,
+    Render,
+    env_of,
+    helm,
+    render,
+    render_error,
+    values_args,
+)
 
 pytestmark = pytest.mark.chart
 
@@ -101,15 +111,15 @@ def test_bad_lag_scaling_values_stop_the_render(args: tuple[str, ...], message: 
 def test_an_external_kafka_is_not_checked_against_the_charts_partitions() -> None:
     """The chart does not know an external topic's partitions; KEDA caps the replicas at them."""
     rendered = render(
-        *LAG, "--set", "consumer.lagScaling.maxReplicas=12", "--set", "global.kafka.external.bootstrapServers=k:9092"
+        *LAG,
+        *("--set", "consumer.lagScaling.maxReplicas=12", "--set", "global.kafka.external.bootstrapServers=k:9092"),
+        *("--set", "global.kafka.external.existingSecret=kafka-logins"),
     )
     assert _scaled_object(rendered)["spec"]["maxReplicaCount"] == 12
 
 
 def test_without_keda_in_the_cluster_the_render_says_how_to_install_it() -> None:
-    done = helm(
-        "template", "bf", str(CHART), "--kube-version", KUBE_VERSION, "--api-versions", STRIMZI, *values_args("prod")
-    )
+    done = helm("template", "bf", str(CHART), "--kube-version", KUBE_VERSION, *STRIMZI_APIS, *values_args("prod"))
     assert done.returncode != 0
     assert "consumer.lagScaling needs KEDA 2.x" in done.stderr
     assert "helm install keda" in done.stderr
@@ -119,8 +129,7 @@ def test_without_keda_in_the_cluster_the_render_says_how_to_install_it() -> None
         str(CHART),
         "--kube-version",
         KUBE_VERSION,
-        "--api-versions",
-        STRIMZI,
+        *STRIMZI_APIS,
         *values_args("prod"),
         "--set",
         "consumer.lagScaling.crdCheck=false",

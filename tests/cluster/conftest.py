@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from bftools.cluster import Cluster, ClusterError, ClusterInfo
+from bftools.cluster import Cluster, ClusterError, ClusterInfo, broker
 from bftools.cluster import release as chart
 from tests.cluster.releases import (
     ADMITTED,
@@ -136,6 +136,7 @@ def releases(cluster_session: Session) -> Iterator[Releases]:
                 "uninstall it, or make cluster-down for a fresh cluster"
             )
         session = Releases(info, api, Objects(api), [p.pid for p in cluster_session.cluster.procs()])
+        broker.apply_client_secret(api, NAMESPACE)  # the services' Kafka logins, as the README says
         session.first_install = start_helm(
             info,
             "helm install (the README's)",
@@ -161,6 +162,7 @@ def readme(releases: Releases) -> Releases:
     releases.first_install.succeeded()
     kubeconfig = releases.info.kubeconfig
     if not installed(kubeconfig, RELEASE, NAMESPACE):
+        broker.apply_client_secret(releases.api, NAMESPACE)  # gone with the namespace, if a test deleted it
         args = chart.readme_install(RELEASE, NAMESPACE, releases.info.values_file)
         ok(releases.helm("install", *args, "--wait", "--timeout", "4m"), "the README's helm install")
     assert revision(kubeconfig, RELEASE, NAMESPACE)[1] == "deployed"
@@ -168,12 +170,12 @@ def readme(releases: Releases) -> Releases:
 
 
 @pytest.fixture(scope="session")
-def strimzi(releases: Releases) -> Releases:
+def strimzi(releases: Releases, tmp_path_factory: pytest.TempPathFactory) -> Releases:
     """Strimzi mode's prerequisites: the Strimzi 1.2 CRDs of ../shared (its operator cannot run here) and the
     namespace the values put Kafka in; KEDA's CRDs (values/prod.yaml scales the consumer on lag)."""
     if not CRDS.is_dir():
         pytest.skip(f"{CRDS} is absent (only the project's CI workspace has ../shared): Strimzi mode not checked")
-    install_strimzi_crds(releases)
+    install_strimzi_crds(releases, tmp_path_factory.mktemp("crds"))
     install_keda_crds(releases)
     return releases
 

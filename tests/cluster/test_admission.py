@@ -90,7 +90,13 @@ def test_the_strimzi_resources_carry_the_values(admitted: Releases) -> None:
     for cluster, values in (("bf", prod), (STRIMZI_RELEASE, dev)):
         kafka = get("kafkas", cluster)
         assert kafka["metadata"]["annotations"]["meta.helm.sh/release-name"] == cluster
-        assert kafka["spec"]["kafka"]["listeners"][0]["port"] == 9092
+        [listener] = kafka["spec"]["kafka"]["listeners"]
+        assert (listener["port"], listener["tls"], listener["authentication"]) == (
+            9093,
+            True,
+            {"type": "scram-sha-512"},
+        )
+        assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple"
         for pool in values["nodePools"]:
             live = get("kafkanodepools", f"{cluster}-{pool['name']}")
             assert live["metadata"]["labels"]["strimzi.io/cluster"] == cluster

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from kafka import KafkaConsumer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bftools.cluster import Cluster, ClusterError, ClusterInfo, MissingPrerequisite, ns_run
+from bftools.cluster import Cluster, ClusterError, ClusterInfo, MissingPrerequisite, broker, ns_run
 from bftools.cluster import host as cluster_host
 from bftools.cluster import netns as cluster_netns
 from bftools.cluster.config import K8S_VERSION, NODE_NAME, POD_CIDR, SERVICE_CIDR, STORAGE_CLASS, Layout
@@ -298,26 +298,53 @@ def test_the_valkey_image_keeps_the_charts_container_contract(
     assert logs.splitlines()[-2:] == ["PONG", "999"], logs
 
 
-def test_pods_reach_the_kafka_broker_inside_the_namespace(
+#: Run in a pod: a client without a login and the consumer's login are refused, the writer's produces.
+KAFKA_POD_SCRIPT = """\
+import os, sys
+from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError, TopicAuthorizationFailedError
+bootstrap, topic = sys.argv[1], sys.argv[2]
+def login(user):
+    return dict(security_protocol="SASL_SSL", ssl_cafile="/kafka/ca.crt", sasl_mechanism="SCRAM-SHA-512",
+                sasl_plain_username=os.environ[user.upper() + "_USERNAME"],
+                sasl_plain_password=os.environ[user.upper() + "_PASSWORD"])
+try:
+    KafkaProducer(bootstrap_servers=bootstrap, bootstrap_timeout_ms=5000)
+    print("anonymous: connected")
+except KafkaTimeoutError:
+    print("anonymous: refused")
+forger = KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=10000, **login("consumer"))
+try:
+    forger.send(topic, b"forged").get(timeout=30)
+    print("consumer: wrote")
+except TopicAuthorizationFailedError:
+    print("consumer: refused")
+forger.close(timeout=5)
+p = KafkaProducer(bootstrap_servers=bootstrap, **login("writer"))
+p.send(topic, b"from a pod").get(timeout=30)
+p.close()
+print("writer: sent")
+"""
+
+
+def test_pods_reach_the_kafka_broker_inside_the_namespace_with_a_login_only(
     api: client.ApiClient, cluster: ClusterInfo, namespace: str
 ) -> None:
-    """The broker listens and advertises on the node's address: a pod produces, the host reads it back."""
+    """The broker listens and advertises on the node's address (SASL_SSL): from a pod, a client without a
+    login is refused, the consumer's login may not write the topic, the writer's produces; the host reads
+    the one record back."""
     topic = f"cluster-test-{namespace}"
-    admin = KafkaAdminClient(bootstrap_servers=cluster.kafka_bootstrap, client_id="cluster-test")
+    broker.create_pipeline(topic, topic)
+    admin = KafkaAdminClient(**broker.client_config(), client_id="cluster-test")
     try:
-        admin.create_topics([NewTopic(topic, 1, 1)], timeout_ms=20000)
-        assert cluster.kafka_topic in admin.list_topics()
+        assert {cluster.kafka_topic, topic} <= set(admin.list_topics())
     finally:
         admin.close()
-    script = "; ".join(
-        [
-            "from kafka import KafkaProducer",
-            f"p = KafkaProducer(bootstrap_servers={cluster.kafka_bootstrap!r})",
-            f"p.send({topic!r}, b'from a pod').get(timeout=30)",
-            "p.close()",
-            "print('sent')",
-        ]
-    )
+    broker.apply_client_secret(api, namespace)
+
+    def from_secret(variable: str, key: str) -> dict[str, Any]:
+        return {"name": variable, "valueFrom": {"secretKeyRef": {"name": broker.KAFKA_SECRET, "key": key}}}
+
     apply(
         api,
         {
@@ -326,21 +353,45 @@ def test_pods_reach_the_kafka_broker_inside_the_namespace(
             "metadata": {"name": "producer", "namespace": namespace},
             "spec": {
                 "restartPolicy": "Never",
-                "containers": [{"name": "producer", "image": cluster.app_image, "command": ["python", "-c", script]}],
+                "containers": [
+                    {
+                        "name": "producer",
+                        "image": cluster.app_image,
+                        "command": ["python", "-c", KAFKA_POD_SCRIPT, cluster.kafka_bootstrap, topic],
+                        "env": [
+                            from_secret(f"{user.upper()}_{part.upper()}", f"{user}-{part}")
+                            for user in ("writer", "consumer")
+                            for part in ("username", "password")
+                        ],
+                        "volumeMounts": [{"name": "kafka", "mountPath": "/kafka", "readOnly": True}],
+                    }
+                ],
+                "volumes": [
+                    {
+                        "name": "kafka",
+                        "secret": {"secretName": broker.KAFKA_SECRET, "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+                    }
+                ],
             },
         },
     )
     core = client.CoreV1Api(api)
-    wait(lambda: pod_phase(core, namespace, "producer") in ("Succeeded", "Failed"), 120, "the producer pod finished")
+    wait(lambda: pod_phase(core, namespace, "producer") in ("Succeeded", "Failed"), 150, "the producer pod finished")
     logs = core.read_namespaced_pod_log("producer", namespace, _request_timeout=10)
     assert pod_phase(core, namespace, "producer") == "Succeeded", logs
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=cluster.kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=20000
-    )
+    assert [line for line in logs.splitlines() if ": " in line and line.split(": ")[0] in PARTS] == [
+        "anonymous: refused",
+        "consumer: refused",
+        "writer: sent",
+    ], logs
+    consumer = KafkaConsumer(topic, **broker.client_config(), auto_offset_reset="earliest", consumer_timeout_ms=20000)
     try:
-        assert next(iter(consumer)).value == b"from a pod"  # StopIteration after 20 s of nothing
+        assert [r.value for r in consumer] == [b"from a pod"]  # the forged record is not there
     finally:
         consumer.close()
+
+
+PARTS = ("anonymous", "consumer", "writer")
 
 
 def test_a_missing_binary_is_a_one_line_reason(tmp_path: Path) -> None:

@@ -66,8 +66,8 @@ def edge(releases: Releases) -> Iterator[Releases]:
     (route.test); removed with its namespace afterwards."""
     run_id = uuid.uuid4().hex[:8]
     topic = f"edge-{run_id}"
-    for name in (topic, f"{topic}-dlq"):
-        broker.create_topic(name)
+    broker.create_pipeline(topic, topic)  # its topics and the services' ACLs on them
+    broker.apply_client_secret(releases.api, EDGE_NAMESPACE)  # the services' Kafka logins
     args = [
         *chart.readme_install(EDGE_RELEASE, EDGE_NAMESPACE, releases.info.values_file),
         *("--set", f"global.kafka.topic={topic}", "--set", f"global.kafka.consumerGroup={topic}"),

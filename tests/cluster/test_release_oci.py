@@ -33,8 +33,8 @@ def test_the_chart_pushed_to_a_registry_installs_from_there(
     assert pushed.url == f"oci://{cluster.registry}/charts/{name}"
     run_id = uuid.uuid4().hex[:6]
     namespace, topic = f"bf-oci-{run_id}", f"oci-{run_id}"
-    for name_of_topic in (topic, f"{topic}-dlq"):  # an existing Kafka: the chart makes no topic
-        broker.create_topic(name_of_topic)
+    broker.create_pipeline(topic, topic)  # an existing Kafka: the chart makes no topic, and no ACL
+    broker.apply_client_secret(api, namespace)  # the services' Kafka logins (the cluster's values name it)
     install = [
         *("install", RELEASE, pushed.url, "--version", version, "--plain-http"),
         *("-n", namespace, "--create-namespace"),
@@ -46,7 +46,10 @@ def test_the_chart_pushed_to_a_registry_installs_from_there(
     try:
         ok(chart.helm(cluster.kubeconfig, *install, timeout=300), f"helm install {pushed.url} --version {version}")
         meta = json.loads(
-            ok(chart.helm(cluster.kubeconfig, "get", "metadata", RELEASE, "-n", namespace, "-o", "json"), "helm get metadata")
+            ok(
+                chart.helm(cluster.kubeconfig, "get", "metadata", RELEASE, "-n", namespace, "-o", "json"),
+                "helm get metadata",
+            )
         )
         assert meta["status"] == "deployed", meta
         assert (meta["chart"], meta["version"]) == (name, version), meta

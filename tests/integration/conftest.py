@@ -1,5 +1,8 @@
 """Integration fixtures: one real Kafka broker and one real Valkey server per session, on free ports.
 
+The broker is the local stack's: SASL_SSL with Kafka's authorizer; the services log in as writer and
+consumer, the tests read and make topics as admin (``kafka.client_config()``).
+
 Each test gets its own topic and consumer group and an empty Valkey; the services run as real processes
 (the same launcher as `make up`) and are stopped after the test, their logs shown when it fails.
 """
@@ -51,9 +54,10 @@ def valkey_client(valkey_server: ValkeyServer) -> Iterator[valkey.Valkey]:
 
 @pytest.fixture
 def topic(kafka: KafkaBroker) -> str:
+    """A topic of the test's own, its dead-letter topic, and the writer's and consumer's ACLs on them and on
+    the test's group (group-<topic>)."""
     name = f"sales-{uuid.uuid4().hex[:8]}"
-    kafka.create_topic(name, PARTITIONS)
-    kafka.create_topic(f"{name}-dlq", PARTITIONS)  # the consumer's dead-letter topic
+    kafka.create_pipeline(name, f"group-{name}", PARTITIONS)
     return name
 
 
@@ -70,6 +74,7 @@ def pipeline(
     pipe = Pipeline(
         logs=tmp_path / "logs",
         kafka_bootstrap=kafka.bootstrap,
+        kafka_users=kafka.service_users(),
         valkey_addr=valkey_server.addr,
         topic=topic,
         group=f"group-{topic}",

@@ -8,7 +8,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -137,9 +137,10 @@ def metric(url: str, name: str) -> float:
     return 0.0
 
 
-def sale_ids_in_kafka(bootstrap: str, topic: str, partitions: int) -> list[str]:
-    """The id of every sale on the topic, from its first record to its end (a list: a copy would show)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def sale_ids_in_kafka(kafka: Mapping[str, Any], topic: str, partitions: int) -> list[str]:
+    """The id of every sale on the topic, from its first record to its end (a list: a copy would show).
+    ``kafka``: the client's bootstrap_servers and login (``KafkaBroker.client_config()``)."""
+    consumer = KafkaConsumer(**kafka, enable_auto_commit=False)
     try:
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
@@ -161,7 +162,7 @@ def assert_each_stored_sale_counted_once(
     of the topic, each once: a 503 may or may not have landed."""
     stored = {o.answer["id"] for o in outcomes if o.stored}
     maybe = {o.answer["id"] for o in outcomes if o.status == 503}
-    in_kafka = sale_ids_in_kafka(pipeline.kafka_bootstrap, pipeline.topic, partitions)
+    in_kafka = sale_ids_in_kafka(pipeline.kafka_config(), pipeline.topic, partitions)
     assert len(in_kafka) == len(set(in_kafka)), "a sale was written to Kafka twice"
     assert stored <= set(in_kafka)
     assert set(in_kafka) <= stored | maybe
@@ -170,16 +171,16 @@ def assert_each_stored_sale_counted_once(
     assert report["total_sales"] == len(in_kafka) == report_now(pipeline.valkey_addr, password=password)["total_sales"]
     ends = {
         f"{pipeline.topic}/{p}": n - 1
-        for p, n in enumerate(partition_ends(pipeline.kafka_bootstrap, pipeline.topic, partitions))
+        for p, n in enumerate(partition_ends(pipeline.kafka_config(), pipeline.topic, partitions))
         if n
     }
     applied = {k.decode(): int(v) for k, v in cast(dict[bytes, bytes], client.hgetall(keys.APPLIED_OFFSETS)).items()}
     assert applied == ends
 
 
-def partition_ends(bootstrap: str, topic: str, partitions: int) -> list[int]:
+def partition_ends(kafka: Mapping[str, Any], topic: str, partitions: int) -> list[int]:
     """Each partition's end offset."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(**kafka)
     try:
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
     finally:
@@ -187,9 +188,9 @@ def partition_ends(bootstrap: str, topic: str, partitions: int) -> list[int]:
     return [ends[TopicPartition(topic, p)] for p in range(partitions)]
 
 
-def topic_size(bootstrap: str, topic: str, partitions: int) -> int:
+def topic_size(kafka: Mapping[str, Any], topic: str, partitions: int) -> int:
     """How many records the topic holds (the sum of its partitions' end offsets)."""
-    return sum(partition_ends(bootstrap, topic, partitions))
+    return sum(partition_ends(kafka, topic, partitions))
 
 
 def until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -81,7 +81,7 @@ def test_bad_inputs_get_4xx_and_nothing_is_counted(pipeline: Pipeline, kafka: Ka
     report = wait_total(pipeline.valkey_addr, 1)
     assert report["total_sales"] == 1
     assert list(report["categories"]) == ["Ropa"]
-    assert topic_size(kafka.bootstrap, topic, PARTITIONS) == 1  # nothing but the good sale reached Kafka
+    assert topic_size(kafka.client_config(), topic, PARTITIONS) == 1  # nothing but the good sale reached Kafka
 
 
 def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
@@ -143,8 +143,7 @@ def test_a_consumer_started_before_its_topic_exists_consumes_once_it_does(
     pipeline.group = f"group-{pipeline.topic}"
     pipeline.start("consumer", wait=False)
     until(lambda: not http_ok(pipeline.ready_url("consumer")), 30, "the consumer to run, not ready")
-    kafka.create_topic(pipeline.topic, PARTITIONS)
-    kafka.create_topic(f"{pipeline.topic}-dlq", PARTITIONS)
+    kafka.create_pipeline(pipeline.topic, pipeline.group, PARTITIONS)  # the topics, and the services' ACLs
     until(lambda: http_ok(pipeline.ready_url("consumer")), 60, "the consumer to subscribe once the topic exists")
     for name in ("writer", "bridge", "api"):
         pipeline.start(name)

@@ -204,7 +204,7 @@ def test_the_chart_goes_up_as_an_oci_artifact_and_comes_back_as_it_renders(
     helm("pull", chart.url, "--version", version, "--plain-http", "--destination", str(tmp_path / "pulled"))
     package = tmp_path / "pulled" / f"{name}-{version}.tgz"
     flags = ["--namespace", "shop", "-f", str(ROOT / "values" / "dev.yaml"), "--kube-version", "1.33.0"]
-    flags += ["--api-versions", "kafka.strimzi.io/v1/Kafka"]
+    flags += ["--api-versions", "kafka.strimzi.io/v1/Kafka", "--api-versions", "kafka.strimzi.io/v1/KafkaUser"]
     pulled = rendered(helm("template", "bf", str(package), *flags))
     assert {("Deployment", "bf-api"), ("StatefulSet", "bf-valkey"), ("Kafka", "bf")} <= set(pulled)
     assert pulled == rendered(helm("template", "bf", str(CHART), *flags))

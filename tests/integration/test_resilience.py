@@ -76,7 +76,7 @@ def test_redelivered_sales_are_applied_once(pipeline: Pipeline, kafka: KafkaBrok
 
     # Rewind the group to the start of every partition: Kafka delivers all of it again.
     assert pipeline.stop("consumer")
-    rewind = KafkaConsumer(bootstrap_servers=kafka.bootstrap, group_id=pipeline.group, enable_auto_commit=False)
+    rewind = KafkaConsumer(**kafka.client_config(), group_id=pipeline.group, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         rewind.assign(partitions)

@@ -14,6 +14,8 @@ from typing import Any
 
 from kafka.producer import KafkaProducer
 
+from blackfriday.kafkaconn import KafkaSecurity
+
 log = logging.getLogger(__name__)
 
 
@@ -26,9 +28,12 @@ class Poison:
 
 
 class DeadLetters:
-    def __init__(self, brokers: Sequence[str], topic: str, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self, brokers: Sequence[str], topic: str, security: KafkaSecurity | None = None, timeout_seconds: float = 10.0
+    ) -> None:
         self.topic = topic
         self._brokers = list(brokers)
+        self._security = security or KafkaSecurity()
         self._timeout = timeout_seconds
         self._producer: KafkaProducer | None = None
 
@@ -41,6 +46,7 @@ class DeadLetters:
                 acks="all",
                 max_block_ms=int(self._timeout * 1000),
                 reconnect_backoff_max_ms=1000,
+                **self._security.client_config(),
             )
         futures = [
             self._producer.send(

@@ -53,6 +53,7 @@ def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event, heartbeat
                     session_timeout_ms=settings.session_timeout_ms,
                     heartbeat_interval_ms=max(settings.session_timeout_ms // 4, 500),
                     reconnect_backoff_max_ms=1000,  # back within a second of a broker's return
+                    **settings.kafka_security.client_config(),
                 )
             if consumer.partitions_for_topic(settings.kafka_topic):
                 consumer.subscribe([settings.kafka_topic])
@@ -101,7 +102,11 @@ def consume(
     if consumer is None:
         return
     dead_letter_topic = settings.dead_letter_topic or f"{settings.kafka_topic}-dlq"
-    dead_letters = None if dead_letter_topic == "-" else DeadLetters(settings.kafka_brokers, dead_letter_topic)
+    dead_letters = (
+        None
+        if dead_letter_topic == "-"
+        else DeadLetters(settings.kafka_brokers, dead_letter_topic, settings.kafka_security)
+    )
     try:
         loop = ConsumerLoop(
             consumer,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from blackfriday import settings as s
+from blackfriday.kafkaconn import KafkaSecurity
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +15,11 @@ class ConsumerSettings(s.FromEnv):
 
     kafka_brokers: list[str] = s.kafka_brokers()
     kafka_topic: str = s.kafka_topic()
+    kafka_security_protocol: str = s.kafka_security_protocol()
+    kafka_sasl_mechanism: str = s.kafka_sasl_mechanism()
+    kafka_username: str = s.kafka_username()
+    kafka_password: str | None = s.kafka_password()
+    kafka_ca_file: str = s.kafka_ca_file()
     kafka_group: str = s.text("KAFKA_GROUP", "black-friday-group", "the consumer group", wired=True)
     dead_letter_topic: str = s.text(
         "KAFKA_DLQ_TOPIC",
@@ -49,3 +55,10 @@ class ConsumerSettings(s.FromEnv):
         "STALL_SECONDS", 120.0, "liveness fails when the loop has not come round for this long", minimum=5
     )
     log_level: str = s.log_level()
+
+    def __post_init__(self) -> None:
+        self.kafka_security.check()
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity.of(self)

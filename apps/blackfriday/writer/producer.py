@@ -64,6 +64,7 @@ class SaleProducer:
             "bootstrap_timeout_ms": 5000,
             # Reconnect within a second once a broker is back (the default backs off up to 30 s).
             "reconnect_backoff_max_ms": 1000,
+            **s.kafka_security.client_config(),
         }
 
     def health(self) -> tuple[bool, str]:

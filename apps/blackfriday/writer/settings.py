@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from blackfriday import settings as s
+from blackfriday.kafkaconn import KafkaSecurity
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,11 @@ class WriterSettings(s.FromEnv):
     metrics_port: int = s.port("METRICS_PORT", 9464, "HTTP: /metrics, /healthz, /readyz")
     kafka_brokers: list[str] = s.kafka_brokers()
     kafka_topic: str = s.kafka_topic()
+    kafka_security_protocol: str = s.kafka_security_protocol()
+    kafka_sasl_mechanism: str = s.kafka_sasl_mechanism()
+    kafka_username: str = s.kafka_username()
+    kafka_password: str | None = s.kafka_password()
+    kafka_ca_file: str = s.kafka_ca_file()
     delivery_timeout_ms: int = s.integer(
         "KAFKA_DELIVERY_TIMEOUT_MS",
         5000,
@@ -39,3 +45,10 @@ class WriterSettings(s.FromEnv):
     )
     grace_seconds: float = s.graceful_timeout()
     log_level: str = s.log_level()
+
+    def __post_init__(self) -> None:
+        self.kafka_security.check()
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity.of(self)

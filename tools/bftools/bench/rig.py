@@ -52,11 +52,17 @@ class Rig:
             self.valkey.stop()
 
     def topic(self, partitions: int = PARTITIONS) -> str:
-        """A fresh topic (and its dead-letter topic) for one row."""
+        """A fresh topic (and its dead-letter topic) for one row, the writer's and consumer's ACLs on them."""
         name = f"bench-{uuid.uuid4().hex[:8]}"
-        self.kafka.create_topic(name, partitions)
-        self.kafka.create_topic(f"{name}-dlq", partitions)
+        self.kafka.create_pipeline(name, f"group-{name}", partitions)
         return name
+
+    def kafka_env(self, user: str, topic: str, group: str | None = None) -> dict[str, str]:
+        """KAFKA_BROKERS and the login of ``user`` (writer, consumer) for a bench process on ``topic``; with
+        ``group``, the consumer's ACL on that group too."""
+        if group is not None:
+            self.kafka.grant_pipeline(topic, group)
+        return {"KAFKA_BROKERS": self.kafka.bootstrap, "KAFKA_TOPIC": topic, **self.kafka.security(user).env()}
 
     def client(self) -> Valkey:
         return connect(self.valkey.addr, None)
@@ -70,12 +76,15 @@ class Rig:
             return int(cast(bytes | None, client.get(keys.SALES_TOTAL)) or 0)
 
     def pipeline(self, topic: str, env: Mapping[str, Mapping[str, str]] | None = None) -> Pipeline:
+        group = f"group-{topic}-{uuid.uuid4().hex[:6]}"  # each row reads the topic from its start
+        self.kafka.grant_pipeline(topic, group)
         return Pipeline(
             logs=self.home / "logs",
             kafka_bootstrap=self.kafka.bootstrap,
+            kafka_users=self.kafka.service_users(),
             valkey_addr=self.valkey.addr,
             topic=topic,
-            group=f"group-{topic}-{uuid.uuid4().hex[:6]}",  # each row reads the topic from its start
+            group=group,
             extra_env={name: {"LOG_LEVEL": "WARNING", **values} for name, values in (env or {}).items()},
         )
 

@@ -7,6 +7,8 @@ aggregates, without the Lua script and without deduplication).
 
     python -m bftools.bench.seedstyle writer      (LISTEN_PORT, KAFKA_BROKERS, KAFKA_TOPIC)
     python -m bftools.bench.seedstyle consumer    (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, VALKEY_ADDR)
+
+Both log in to Kafka as the services do (KAFKA_SECURITY_PROTOCOL, KAFKA_USERNAME, ...: blackfriday.kafkaconn).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from blackfriday import keys
 from blackfriday.grpcwire import SERVICE_NAME, sale_from_proto, stored_reply
+from blackfriday.kafkaconn import KafkaSecurity
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.sale import Sale, Stored, sale_from_json
 from blackfriday.valkeyconn import connect
@@ -47,7 +50,8 @@ class SeedWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
 
 
 def writer() -> None:
-    producer = KafkaProducer(bootstrap_servers=os.environ["KAFKA_BROKERS"], acks="all", linger_ms=0)
+    security = KafkaSecurity.from_env(os.environ).client_config()
+    producer = KafkaProducer(bootstrap_servers=os.environ["KAFKA_BROKERS"], acks="all", linger_ms=0, **security)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     product_sale_pb2_grpc.add_ProductSaleServiceServicer_to_server(
         SeedWriter(producer, os.environ["KAFKA_TOPIC"]), server
@@ -99,6 +103,7 @@ def consumer() -> None:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=500,
+        **KafkaSecurity.from_env(os.environ).client_config(),
     )
     while not stop.is_set():
         for records in source.poll(timeout_ms=200).values():

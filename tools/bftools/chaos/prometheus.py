@@ -31,6 +31,7 @@ RULE_SETTINGS: Final = {
     "monitoring.prometheusRule.consumerLag": "100",
     "monitoring.prometheusRule.hpaAtMaximum": "false",
     "global.kafka.external.bootstrapServers": "127.0.0.1:9092",  # no Strimzi objects to render
+    "global.kafka.external.existingSecret": "kafka-logins",  # named only: nothing but the rules is rendered
 }
 
 

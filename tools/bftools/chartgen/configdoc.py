@@ -47,7 +47,8 @@ OUTRO: Final = """
 |---|---|---|
 | `BF_API_PORT` | `8080` | the api on 127.0.0.1 |
 | `BF_VALKEY_PORT` | `6379` | Valkey on 127.0.0.1 |
-| `BF_KAFKA_PORT` | `9092` | Kafka on 127.0.0.1 (its controller port is picked free) |
+| `BF_KAFKA_PORT` | `9092` | Kafka on 127.0.0.1, SASL_SSL only ([kafka-access.md](kafka-access.md)); its controller \
+port is picked free |
 | `BF_KAFKA_PARTITIONS` | `3` | partitions of `sales-topic` |
 | `BF_STATE_DIR` | `.stack` | where the stack keeps state, logs and data |
 | `BF_DEMO_SECONDS` | `30` | length of the demo's Locust run |

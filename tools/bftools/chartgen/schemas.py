@@ -15,7 +15,7 @@ from typing import Any, Final
 from bftools.chartgen.configdoc import SERVICES
 from blackfriday.loadgen.oci import REGISTRY_PATTERN
 from blackfriday.sale import CATEGORY_NAMES
-from blackfriday.settings import FromEnv, Spec
+from blackfriday.settings import KAFKA_MECHANISMS, KAFKA_PROTOCOLS, FromEnv, Spec
 
 Schema = dict[str, Any]
 
@@ -23,6 +23,8 @@ DRAFT: Final = "http://json-schema.org/draft-07/schema#"
 #: A Prometheus duration: 30s, 5m, 1h30m.
 DURATION_PATTERN: Final = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
 QUANTITY_PATTERN: Final = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+#: A Secret's name (a DNS subdomain), or empty.
+SECRET_NAME_PATTERN: Final = r"^$|^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"  # noqa: S105 - a name, not a password
 
 
 def obj(
@@ -353,8 +355,20 @@ KAFKA: Final = chart_schema(
         "entityOperator": obj(
             {
                 "topicOperator": flag("run Strimzi's topic operator (it makes the KafkaTopics' topics)"),
-                "userOperator": flag("run Strimzi's user operator"),
+                "userOperator": flag(
+                    "run Strimzi's user operator (required: it makes the services' KafkaUsers and their Secrets)"
+                ),
             }
+        ),
+        "authorization": obj(
+            {
+                "superUsers": {
+                    "type": "array",
+                    "items": string(pattern=r"^User:.+$"),
+                    "description": "principals allowed everything (User:<name>), beside Strimzi's operators",
+                }
+            },
+            description="Kafka's simple authorization: each KafkaUser may do what its ACLs allow",
         ),
         "metrics": obj({"enabled": flag("the brokers' JMX exporter (metricsConfig) and Strimzi's Kafka exporter")}),
     },
@@ -505,8 +519,31 @@ UMBRELLA: Final = {
                                     "bootstrapServers": string(
                                         "an existing Kafka: host:port,host:port; empty: Strimzi makes one",
                                         pattern=r"^$|^[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5}(,[A-Za-z0-9_.\[\]:-]+:[0-9]{1,5})*$",
-                                    )
+                                    ),
+                                    "securityProtocol": {
+                                        "enum": list(KAFKA_PROTOCOLS),
+                                        "description": "SASL_SSL (TLS and a login per service), SSL (TLS only) or "
+                                        "PLAINTEXT (neither: insecure)",
+                                    },
+                                    "saslMechanism": {
+                                        "enum": list(KAFKA_MECHANISMS),
+                                        "description": "the SASL login with SASL_SSL",
+                                    },
+                                    "existingSecret": string(
+                                        "a Secret with writer-username, writer-password, consumer-username, "
+                                        "consumer-password and the CA (caKey); required with SASL_SSL",
+                                        pattern=SECRET_NAME_PATTERN,
+                                    ),
+                                    "caKey": string(
+                                        "the key of the brokers' CA (PEM) in existingSecret; empty: the image's "
+                                        "public CAs"
+                                    ),
                                 }
+                            ),
+                            "clusterCaSecret": string(
+                                "Strimzi mode: the Secret (key ca.crt) with the Kafka cluster's CA in the release's "
+                                "namespace; empty: <clusterName>-cluster-ca-cert",
+                                pattern=SECRET_NAME_PATTERN,
                             ),
                             "consumerGroup": string(
                                 "the consumers' group: releases sharing a Kafka need one each", minLength=1

@@ -1,6 +1,7 @@
-"""python -m bftools.cluster {up,down,status,report,load,lag,chaos}: the local one-node Kubernetes behind
-`make cluster-up`, `make cluster-down`, `make cluster-status`, `make cluster-report`, `make cluster-load`,
-`make cluster-lag` and `make cluster-chaos`."""
+"""python -m bftools.cluster {up,down,status,report,load,lag,chaos,kafka-secret}: the local one-node
+Kubernetes behind `make cluster-up`, `make cluster-down`, `make cluster-status`, `make cluster-report`, `make
+cluster-load`, `make cluster-lag` and `make cluster-chaos`; kafka-secret puts the services' Kafka logins into a
+release's namespace before its install."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bftools.cluster import chaos, lag, release
+from bftools.cluster import broker, chaos, lag, release
 from bftools.cluster.cluster import Cluster, ClusterInfo, Status
 from bftools.cluster.config import NETNS, ClusterError
 from bftools.cluster.load import Experiment
@@ -33,9 +34,10 @@ def usage(info: ClusterInfo) -> str:
             f"  apiserver   https://{info.node_ip}:6443   (node {info.node_name}, namespace {info.netns})",
             f"  registry    {info.registry}   (plain HTTP: skopeo/buildah --tls-verify=false; pods pull from it)",
             f"  image       {info.app_image}",
-            f"  kafka       {info.kafka_bootstrap}   (from the host and from the pods; topics {info.kafka_topic},",
-            f"              {info.kafka_dead_letter_topic})",
+            f"  kafka       {info.kafka_bootstrap}   (SASL_SSL, from the host and from the pods; topics",
+            f"              {info.kafka_topic}, {info.kafka_dead_letter_topic})",
             f"  values      {info.values_file}",
+            "  secret      python -m bftools.cluster kafka-secret -n black-friday   (the services' Kafka logins)",
             "  install     helm install bf charts/black-friday -n black-friday --create-namespace \\",
             f"                -f values/dev.yaml -f {info.values_file}",
             f"  NodePort    curl http://{info.node_ip}:<nodePort>/...   (from the host, through the veth)",
@@ -133,6 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     faults.add_argument("--short", action="store_true", help="the rows make test runs")
     faults.add_argument("--rate", type=float, default=chaos.Plan().rate, help="sales offered a second (default 40)")
     faults.add_argument("--write-doc", action="store_true", help="write the table into docs/reliability.md")
+    secret = sub.add_parser(
+        "kafka-secret",
+        help=f"the Secret {broker.KAFKA_SECRET} (the writer's and consumer's Kafka logins, the broker's CA) in a "
+        "namespace, which the cluster's values file names: run it before a release's install",
+    )
+    secret.add_argument("-n", "--namespace", default="black-friday", help="the release's (default black-friday)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print(f"cluster {args.command}: must run as root (network namespaces, mounts, cgroups)", file=sys.stderr)
@@ -167,6 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             doc = ROOT / "docs" / "reliability.md"
             write = (lambda text: write_section(doc, "cluster-chaos", text)) if args.write_doc else None
             return chaos.main(matrix, list(argv if argv is not None else sys.argv[1:]), say, write)
+        elif args.command == "kafka-secret":
+            if not cluster.running():
+                raise ClusterError("the local cluster is not running: make cluster-up")
+            with cluster.api() as api:
+                broker.apply_client_secret(api, args.namespace, cluster.layout)
+            print(f"the Secret {args.namespace}/{broker.KAFKA_SECRET} holds the services' Kafka logins and CA")
         elif args.command == "report":
             if not cluster.running():
                 raise ClusterError("the local cluster is not running: make cluster-up")

@@ -162,7 +162,7 @@ def run(plan: Plan, say: Say) -> Outcome:
         target = Release(api, NAMESPACE, RELEASE)
         _remove(info, api, say)  # a run stopped before its clean-up left it
         run_id = uuid.uuid4().hex[:8]
-        _install(cluster, info, run_id, say)
+        _install(cluster, info, api, run_id, say)
         try:
             return _matrix(cluster, info, target, plan, run_id, say, started)
         finally:
@@ -181,10 +181,11 @@ def _remove(info: ClusterInfo, api: client.ApiClient, say: Say) -> None:
     kube.wait_until(lambda: not release.namespace_exists(core, NAMESPACE), 180, f"the namespace {NAMESPACE} to go")
 
 
-def _install(cluster: Cluster, info: ClusterInfo, run_id: str, say: Say) -> None:
-    """The release, on a topic and consumer group of this run's own (the broker keeps earlier runs' sales)."""
-    for topic in (f"chaos-{run_id}", f"chaos-{run_id}-dlq"):
-        broker.create_topic(topic)
+def _install(cluster: Cluster, info: ClusterInfo, api: client.ApiClient, run_id: str, say: Say) -> None:
+    """The release, on a topic and consumer group of this run's own (the broker keeps earlier runs' sales), with
+    the services' Kafka logins in its namespace."""
+    broker.create_pipeline(f"chaos-{run_id}", f"chaos-{run_id}", cluster.layout)
+    broker.apply_client_secret(api, NAMESPACE, cluster.layout)
     say(f"helm install {RELEASE} -n {NAMESPACE} (values/dev.yaml, the cluster's values, {CHAOS_VALUES.name})")
     mark = time.monotonic()
     args = [

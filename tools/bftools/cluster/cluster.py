@@ -30,6 +30,7 @@ from bftools.cluster.config import (
     HOST_IP,
     KAFKA_BOOTSTRAP,
     KAFKA_DEAD_LETTER_TOPIC,
+    KAFKA_GROUP,
     KAFKA_TOPIC,
     KUBE_ROUTER_HEALTH_PORT,
     LOCK_FILE,
@@ -369,9 +370,9 @@ class Cluster:
             120,
             f"Kafka {KAFKA_BOOTSTRAP}",
         )
-        for topic in (KAFKA_TOPIC, KAFKA_DEAD_LETTER_TOPIC):
-            broker.create_topic(topic)
-        say(f"topics {KAFKA_TOPIC} and {KAFKA_DEAD_LETTER_TOPIC} ready")
+        broker.ensure_users(layout)
+        broker.create_pipeline(KAFKA_TOPIC, KAFKA_GROUP, layout)
+        say(f"topics {KAFKA_TOPIC} and {KAFKA_DEAD_LETTER_TOPIC} ready, the writer's and consumer's users and ACLs")
         dead = [p.name for p in procs if not p.alive()]
         if dead:
             raise ClusterError(f"{', '.join(dead)} exited during start; see {layout.logs}")

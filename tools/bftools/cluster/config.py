@@ -45,6 +45,8 @@ KAFKA_DEAD_LETTER_TOPIC: Final = "sales-topic-dlq"
 KAFKA_PARTITIONS: Final = 3
 #: kube-router's /healthz on the node's address.
 KUBE_ROUTER_HEALTH_PORT: Final = 20244
+#: The chart's default consumer group (global.kafka.consumerGroup): the consumer's ACL is on it.
+KAFKA_GROUP: Final = "black-friday-group"
 
 #: The StorageClass of the harness's provisioner (the cluster's default).
 STORAGE_CLASS: Final = "bf-local"

@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from bftools.cluster import broker, keda, kube, release
 from bftools.cluster.cluster import Cluster, ClusterInfo
-from bftools.cluster.config import KAFKA_BOOTSTRAP, KAFKA_PARTITIONS, ClusterError
+from bftools.cluster.config import KAFKA_PARTITIONS, ClusterError
 from bftools.runtime.paths import ROOT
 from blackfriday.ids import new_sale_id, now_ms
 from blackfriday.loadgen.catalog import load_catalog
@@ -85,8 +85,9 @@ class Probe:
         self.topic = topic
         self.group = group
         self.partitions = [TopicPartition(topic, p) for p in range(KAFKA_PARTITIONS)]
-        self.admin = KafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP, client_id="bf-cluster-lag")
-        self.ends = KafkaConsumer(bootstrap_servers=KAFKA_BOOTSTRAP, client_id="bf-cluster-lag")
+        login = broker.client_config()  # the broker's admin: reads any group's offsets
+        self.admin = KafkaAdminClient(**login, client_id="bf-cluster-lag")
+        self.ends = KafkaConsumer(**login, client_id="bf-cluster-lag")
 
     def close(self) -> None:
         self.admin.close()
@@ -142,7 +143,7 @@ class Burst(threading.Thread):
         rng = random.Random(7)  # noqa: S311 - load, not security
         catalog = load_catalog()
         producer = KafkaProducer(
-            bootstrap_servers=KAFKA_BOOTSTRAP, acks="all", linger_ms=20, batch_size=262144, client_id="bf-cluster-lag"
+            **broker.client_config("writer"), acks="all", linger_ms=20, batch_size=262144, client_id="bf-cluster-lag"
         )
         try:
             started = time.monotonic()
@@ -305,8 +306,8 @@ def _experiment(
 ) -> Outcome:
     run_id = uuid.uuid4().hex[:8]
     topic, group = f"lag-{run_id}", f"lag-{run_id}"
-    for name in (topic, f"{topic}-dlq"):
-        broker.create_topic(name)
+    broker.create_pipeline(topic, group)  # its topics and the services' ACLs on them
+    broker.apply_client_secret(api, NAMESPACE)  # the services' Kafka logins (the cluster's values name it)
     args = [
         *release.readme_install(RELEASE, NAMESPACE, info.values_file),
         *("-f", str(EXPERIMENT_VALUES)),

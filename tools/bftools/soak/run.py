@@ -20,10 +20,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -115,6 +115,7 @@ def fill(rig: Rig, topic: str, sales: int, say: Say) -> tuple[float, float]:
             f"-Dlog4j2.configurationFile={rig.kafka.home / 'log4j2.properties'}",
             "org.apache.kafka.tools.ProducerPerformance",
             "--topic", topic, "--num-records", str(sales), "--payload-file", str(lines), "--throughput", "-1",
+            "--producer.config", str(rig.kafka.java_client_properties("writer")),  # SASL_SSL as the writer
             "--producer-props", f"bootstrap.servers={rig.kafka.bootstrap}", "acks=1", "linger.ms=20",
             "batch.size=262144",
         ]  # fmt: skip
@@ -127,8 +128,9 @@ def fill(rig: Rig, topic: str, sales: int, say: Say) -> tuple[float, float]:
     return seconds, sales / seconds
 
 
-def records(bootstrap: str, topic: str, partitions: int) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+def records(kafka: Mapping[str, Any], topic: str, partitions: int) -> int:
+    """The records the topic holds; ``kafka``: bootstrap_servers and the login (the admin's)."""
+    consumer = KafkaConsumer(**kafka)
     try:
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
     finally:
@@ -167,7 +169,7 @@ def _drain(
     samples: list[Sample] = []
     with rig.client() as client:
         while True:
-            in_kafka = records(rig.kafka.bootstrap, topic, 3)
+            in_kafka = records(rig.kafka.client_config(), topic, 3)
             memory = cast(dict[str, int], client.info("memory"))
             counted = int(cast(bytes | None, client.get("bf:sales:total")) or 0)
             sample = Sample(

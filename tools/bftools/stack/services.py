@@ -8,9 +8,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, spawn, wait_ready
+from blackfriday.kafkaconn import KafkaSecurity
 
 MODULES = {
     "api": "blackfriday.api.main",
@@ -35,6 +37,9 @@ class Pipeline:
     logs: Path
     kafka_bootstrap: str
     valkey_addr: str
+    #: How each Kafka user logs in: "writer" and "consumer" (their services), "admin" (tests, tools).
+    #: Empty: PLAINTEXT, no login.
+    kafka_users: dict[str, KafkaSecurity] = field(default_factory=dict)
     valkey_password: str | None = None
     valkey_db: int = 0
     topic: str = "sales-topic"
@@ -52,6 +57,11 @@ class Pipeline:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    def kafka_config(self, user: str = "admin") -> dict[str, Any]:
+        """kafka-python's bootstrap_servers and security keys for one of the broker's users."""
+        security = self.kafka_users.get(user, KafkaSecurity())
+        return {"bootstrap_servers": self.kafka_bootstrap, **security.client_config()}
+
     def env(self, service: str, instance: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -68,6 +78,8 @@ class Pipeline:
         )
         if self.valkey_password:
             env["VALKEY_PASSWORD"] = self.valkey_password
+        if service in ("writer", "consumer"):
+            env.update(self.kafka_users.get(service, KafkaSecurity()).env())
         if service == "api":
             env.update(LISTEN_PORT=str(self.api_port), BRIDGE_URL=f"http://127.0.0.1:{self.bridge_port}")
         elif service == "bridge":

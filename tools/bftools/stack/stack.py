@@ -21,7 +21,7 @@ from typing import Any, Final
 from bftools.runtime import paths
 from bftools.runtime.ports import ensure_free, free_port
 from bftools.runtime.process import Proc
-from bftools.stack.kafka import DEAD_LETTER_TOPIC, SALES_TOPIC, KafkaBroker
+from bftools.stack.kafka import DEAD_LETTER_TOPIC, GROUP, SALES_TOPIC, KafkaBroker
 from bftools.stack.services import Pipeline
 from bftools.stack.valkey import ValkeyServer
 
@@ -159,30 +159,37 @@ class Stack:
     ) -> dict[str, Proc]:
         """Start ``names`` in order on the recorded ports, saving the state after each one."""
         partitions = int(settings.get("partitions", 3))
-        kafka = KafkaBroker(self.home / "kafka", ports["kafka"], ports["kafka_controller"], partitions=partitions)
+        kafka = self.kafka(ports, partitions)
         valkey = ValkeyServer(self.home / "valkey", ports["valkey"])
-        pipeline = self._pipeline(ports)
+        pipeline: Pipeline | None = None  # made once Kafka has its credentials
         for name in names:
             if name == "valkey":
                 procs[name] = valkey.start(self.logs / "valkey.log")
             elif name == "kafka":
                 procs[name] = kafka.start(self.logs / "kafka.log")
-                kafka.create_topic(SALES_TOPIC)
-                kafka.create_topic(DEAD_LETTER_TOPIC)
+                kafka.create_pipeline(SALES_TOPIC, GROUP)
             else:
+                pipeline = pipeline or self._pipeline(ports)
                 procs[name] = pipeline.start(name, wait=False)
             self._save(ports, procs, settings)
         for name in names:
-            if name in SERVICES:
+            if name in SERVICES and pipeline is not None:
                 pipeline.wait_ready(name)
         return procs
 
+    def kafka(self, ports: Mapping[str, int], partitions: int = 3) -> KafkaBroker:
+        """The stack's broker (its credentials and CA are in its home once it has started)."""
+        return KafkaBroker(self.home / "kafka", ports["kafka"], ports["kafka_controller"], partitions=partitions)
+
     def _pipeline(self, ports: Mapping[str, int]) -> Pipeline:
+        kafka = self.kafka(ports)
         return Pipeline(
             logs=self.logs,
-            kafka_bootstrap=f"127.0.0.1:{ports['kafka']}",
+            kafka_bootstrap=kafka.bootstrap,
+            kafka_users=kafka.service_users(),
             valkey_addr=f"127.0.0.1:{ports['valkey']}",
             topic=SALES_TOPIC,
+            group=GROUP,
             api_port=ports["api"],
             bridge_port=ports["bridge"],
             writer_port=ports["writer"],
@@ -225,7 +232,7 @@ def endpoints(ports: Mapping[str, int]) -> str:
         [
             f"  api       http://127.0.0.1:{ports['api']}/purchase   (POST a sale; GET /healthz /readyz /metrics)",
             f"  valkey    127.0.0.1:{ports['valkey']}",
-            f"  kafka     127.0.0.1:{ports['kafka']}   (topics {SALES_TOPIC}, {DEAD_LETTER_TOPIC})",
+            f"  kafka     127.0.0.1:{ports['kafka']}   (SASL_SSL; topics {SALES_TOPIC}, {DEAD_LETTER_TOPIC})",
             f"  bridge    http://127.0.0.1:{ports.get('bridge', '?')}",
             f"  writer    127.0.0.1:{ports.get('writer', '?')} (gRPC), metrics :{ports.get('writer_metrics', '?')}",
             f"  consumer  metrics http://127.0.0.1:{ports.get('consumer_metrics', '?')}/metrics",

@@ -41,12 +41,13 @@ def seed_chain(rig: Rig, options: Options) -> list[Row]:
     """Baseline (b): one sale per request per hop, a synchronous producer per call, a dozen round trips."""
     topic = rig.topic()
     pipeline = rig.pipeline(topic, {"api": {"FORWARD_BATCH_MAX": "1", "FORWARD_CONCURRENCY": "64"}})
-    env = {"KAFKA_BROKERS": rig.kafka.bootstrap, "KAFKA_TOPIC": topic, "LISTEN_PORT": str(pipeline.writer_port)}
+    env = {**rig.kafka_env("writer", topic), "LISTEN_PORT": str(pipeline.writer_port)}
     writer = rig.module("seed-writer", "bftools.bench.seedstyle writer", env)
+    group = f"seed-{topic}"
     consumer = rig.module(
         "seed-consumer",
         "bftools.bench.seedstyle consumer",
-        {**env, "KAFKA_GROUP": f"seed-{topic}", "VALKEY_ADDR": rig.valkey.addr},
+        {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, "VALKEY_ADDR": rig.valkey.addr},
     )
     script = wrk_script(rig.home)
     with services(pipeline, ["bridge", "api"]):
@@ -78,6 +79,8 @@ def kafka_tool(rig: Rig, options: Options) -> list[Row]:
             "150",
             "--throughput",
             "-1",
+            "--producer.config",
+            str(rig.kafka.java_client_properties("writer")),  # SASL_SSL as the writer: the login stays in a file
             "--producer-props",
             f"bootstrap.servers={rig.kafka.bootstrap}",
             f"acks={acks}",

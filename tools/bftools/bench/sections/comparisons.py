@@ -28,8 +28,7 @@ def writer_replicas(rig: Rig, options: Options) -> list[Row]:
         "LISTEN_HOST": "127.0.0.1",
         "LISTEN_PORT": str(second_port),
         "METRICS_PORT": str(second_metrics),
-        "KAFKA_BROKERS": rig.kafka.bootstrap,
-        "KAFKA_TOPIC": topic,
+        **rig.kafka_env("writer", topic),
         "LOG_LEVEL": "WARNING",
     }
     second = rig.module("writer-2", "blackfriday.writer.main", env, f"http://127.0.0.1:{second_metrics}/readyz")
@@ -46,7 +45,7 @@ def leg(rig: Rig, options: Options) -> list[Row]:
     topic = rig.topic()
     pipeline = rig.pipeline(topic)
     http_port = free_port()
-    env = {"LISTEN_PORT": str(http_port), "KAFKA_BROKERS": rig.kafka.bootstrap, "KAFKA_TOPIC": topic}
+    env = {"LISTEN_PORT": str(http_port), **rig.kafka_env("writer", topic)}
     http_writer = rig.module("http-writer", "bftools.bench.http_writer", env)
     wait_for(lambda: answers(f"http://127.0.0.1:{http_port}"), 30)
     rows = []

@@ -21,7 +21,7 @@ from blackfriday.sale import Category, Sale
 def prefill(rig: Rig, count: int, partitions: int) -> str:
     """A topic holding ``count`` sales, each with an id of its own."""
     topic = rig.topic(partitions)
-    producer = KafkaProducer(bootstrap_servers=rig.kafka.bootstrap, acks=1, linger_ms=20, batch_size=262_144)
+    producer = KafkaProducer(**rig.kafka.client_config("writer"), acks=1, linger_ms=20, batch_size=262_144)
     start = now_ms()
     for i in range(count):
         sale = Sale(
@@ -93,12 +93,8 @@ def drain(rig: Rig, options: Options) -> list[Row]:
 def _seed_drain(rig: Rig, topic: str, options: Options) -> Row:
     """The seed-style consumer (a dozen round trips per sale) over a fixed window: its rate."""
     rig.flush()
-    env = {
-        "KAFKA_BROKERS": rig.kafka.bootstrap,
-        "KAFKA_TOPIC": topic,
-        "KAFKA_GROUP": f"seed-drain-{topic}",
-        "VALKEY_ADDR": rig.valkey.addr,
-    }
+    group = f"seed-drain-{topic}"
+    env = {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, "VALKEY_ADDR": rig.valkey.addr}
     proc = rig.module("seed-consumer", "bftools.bench.seedstyle consumer", env)
     wait_for(lambda: rig.counted() > 0, 60, interval=0.05)
     first, first_at = rig.counted(), time.monotonic()

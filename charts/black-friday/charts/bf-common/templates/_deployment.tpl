@@ -4,6 +4,7 @@
 {{- $ctx := merge (dict "Values" (include "bf.service.values" . | fromYaml)) (omit . "Values") -}}
 {{- $values := $ctx.Values -}}
 {{- include "bf.service.validateGrace" $ctx -}}
+{{- include "bf.kafka.refusePasswordValue" $ctx -}}
 {{- $ports := include "bf.componentPorts" $ctx.Chart.Name | fromYaml -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -93,10 +94,20 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if include "bf.kafka.isClient" $ctx }}
+            {{- with include "bf.kafka.caVolumeMount" $ctx }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
+        {{- if include "bf.kafka.isClient" $ctx }}
+        {{- with include "bf.kafka.caVolume" $ctx }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- end }}
       {{- with $values.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}

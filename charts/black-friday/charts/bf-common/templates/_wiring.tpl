@@ -3,7 +3,9 @@ How the components find each other and the shared infrastructure, from global va
 every subchart computes the same names:
 
   global.kafka.external.bootstrapServers   an existing Kafka (host:port,...): no Strimzi objects are made
+  global.kafka.external.securityProtocol / saslMechanism / existingSecret / caKey   how the services log in
   global.kafka.clusterName   the Strimzi Kafka CR (default: the release name)
+  global.kafka.clusterCaSecret   the Strimzi cluster CA's Secret in the release's namespace
   global.kafka.namespace     where it lives (default: the release namespace; the seed used "kafka")
   global.kafka.topic / consumerGroup
   global.valkey.auth.existingSecret / existingSecretPasswordKey
@@ -23,7 +25,7 @@ every subchart computes the same names:
 {{- with (((.Values.global).kafka).external).bootstrapServers -}}
 {{- . -}}
 {{- else -}}
-{{- printf "%s-kafka-bootstrap.%s.svc.%s:9092" (include "bf.kafka.clusterName" .) (include "bf.kafka.namespace" .) (include "bf.clusterDomain" .) -}}
+{{- printf "%s-kafka-bootstrap.%s.svc.%s:%s" (include "bf.kafka.clusterName" .) (include "bf.kafka.namespace" .) (include "bf.clusterDomain" .) (include "bf.kafka.strimziPort" .) -}}
 {{- end -}}
 {{- end -}}
 

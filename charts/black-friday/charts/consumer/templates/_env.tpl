@@ -3,6 +3,7 @@
   value: {{ include "bf.kafka.bootstrap" . | quote }}
 - name: KAFKA_TOPIC
   value: {{ include "bf.kafka.topic" . | quote }}
+{{ include "bf.kafka.clientEnv" (dict "ctx" . "service" "consumer") }}
 - name: KAFKA_DLQ_TOPIC
   value: {{ include "bf.kafka.deadLetterTopic" . | quote }}
 - name: KAFKA_GROUP

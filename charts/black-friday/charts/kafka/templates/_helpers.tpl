@@ -44,8 +44,8 @@ The checks of Strimzi mode, at render time, so that a bad install stops before a
 */}}
 {{- define "kafka.validate" -}}
 {{- $installing := or .Release.IsInstall .Release.IsUpgrade -}}
-{{- if and .Values.crdCheck $installing (not (.Capabilities.APIVersions.Has "kafka.strimzi.io/v1/Kafka")) -}}
-{{- fail "\n\nThe cluster does not serve kafka.strimzi.io/v1 (Kafka, KafkaNodePool, KafkaTopic): install the Strimzi operator 1.2 first:\n  helm install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator --version 1.2.0 \\\n    --namespace kafka --create-namespace --set watchAnyNamespace=true\nthen install this chart again. To use a Kafka you already have, set global.kafka.external.bootstrapServers=HOST:PORT. To render without a cluster, pass --set kafka.crdCheck=false (or --api-versions kafka.strimzi.io/v1/Kafka)." -}}
+{{- if and .Values.crdCheck $installing (not (and (.Capabilities.APIVersions.Has "kafka.strimzi.io/v1/Kafka") (.Capabilities.APIVersions.Has "kafka.strimzi.io/v1/KafkaUser"))) -}}
+{{- fail "\n\nThe cluster does not serve kafka.strimzi.io/v1 (Kafka, KafkaNodePool, KafkaTopic, KafkaUser): install the Strimzi operator 1.2 first:\n  helm install strimzi oci://quay.io/strimzi-helm/strimzi-kafka-operator --version 1.2.0 \\\n    --namespace kafka --create-namespace --set watchAnyNamespace=true\nthen install this chart again. To use a Kafka you already have, set global.kafka.external.bootstrapServers=HOST:PORT. To render without a cluster, pass --set kafka.crdCheck=false (or --api-versions kafka.strimzi.io/v1/Kafka --api-versions kafka.strimzi.io/v1/KafkaUser)." -}}
 {{- end -}}
 {{- if lt (int (include "kafka.brokers" .)) 1 -}}
 {{- fail "kafka.nodePools: at least one pool needs the broker role" -}}
@@ -54,6 +54,9 @@ The checks of Strimzi mode, at render time, so that a bad install stops before a
 {{- range .Values.nodePools }}{{- if has "controller" .roles }}{{- $controllers = add $controllers .replicas }}{{- end }}{{- end -}}
 {{- if lt (int $controllers) 1 -}}
 {{- fail "kafka.nodePools: at least one pool needs the controller role (KRaft)" -}}
+{{- end -}}
+{{- if not .Values.entityOperator.userOperator -}}
+{{- fail "\n\nkafka.entityOperator.userOperator: must be true: Strimzi's user operator makes the writer's and consumer's KafkaUsers (their SCRAM-SHA-512 logins and ACLs) and the Secrets with their passwords, which the services read." -}}
 {{- end -}}
 {{- $namespace := include "bf.kafka.namespace" . -}}
 {{- /* lookup answers only against a live cluster (never in helm template or --dry-run=client): kube-system is in every cluster. */ -}}
@@ -152,4 +155,40 @@ spec:
   {{- end }}
   config:
     {{- toYaml (mergeOverwrite $config ($ctx.Values.topic.config | default dict)) | nindent 4 }}
+{{- end -}}
+
+{{/*
+A KafkaUser per service that opens Kafka clients: its SCRAM-SHA-512 login (the User Operator makes the
+password, in the Secret named after the KafkaUser) and its ACLs, no more than its job needs:
+  writer:   Write, Describe on the sales topic; IdempotentWrite on the cluster (its idempotent producer)
+  consumer: Read, Describe on the sales topic; Read on its group; Write, Describe on the dead-letter topic
+(dict "ctx" . "service" "writer" "acls" (list ...))
+*/}}
+{{- define "kafka.user" -}}
+{{- $ctx := .ctx -}}
+apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata:
+  name: {{ include "bf.kafka.userName" (dict "ctx" $ctx "service" .service) }}
+  namespace: {{ $ctx.Release.Namespace }}
+  labels:
+    {{- include "bf.labels" $ctx | nindent 4 }}
+    strimzi.io/cluster: {{ include "bf.kafka.clusterName" $ctx }}
+spec:
+  authentication:
+    type: scram-sha-512
+  authorization:
+    type: simple
+    acls:
+      {{- range .acls }}
+      - type: allow
+        resource:
+          type: {{ .type }}
+          {{- if ne .type "cluster" }}
+          name: {{ .name | quote }}
+          patternType: literal
+          {{- end }}
+        operations: {{ .operations | toJson }}
+        host: "*"
+      {{- end }}
 {{- end -}}
