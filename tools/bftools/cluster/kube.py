@@ -20,6 +20,7 @@ PLURALS = {
     "Namespace": "namespaces",
     "ServiceAccount": "serviceaccounts",
     "ConfigMap": "configmaps",
+    "Secret": "secrets",
     "Service": "services",
     "Deployment": "deployments",
     "DaemonSet": "daemonsets",
@@ -90,7 +91,10 @@ def resource_path(manifest: Mapping[str, Any]) -> str:
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     metadata = manifest["metadata"]
     namespace = metadata.get("namespace")
-    plural = PLURALS[str(manifest["kind"])]
+    kind = str(manifest["kind"])
+    if kind not in PLURALS:
+        raise ClusterError(f"this harness cannot apply a {kind} (kube.PLURALS has no resource name for it)")
+    plural = PLURALS[kind]
     scope = f"/namespaces/{namespace}" if namespace else ""
     return f"{base}{scope}/{plural}/{metadata['name']}"
 

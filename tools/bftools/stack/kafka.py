@@ -47,6 +47,10 @@ rootLogger.level = WARN
 rootLogger.appenderRef.stdout.ref = STDOUT
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = INFO
+# a refused login, with its reason ("invalid credentials with SASL mechanism SCRAM-SHA-512", "SSL
+# handshake failed"): the client may see only the dropped connection
+logger.logins.name = org.apache.kafka.common.network.Selector
+logger.logins.level = INFO
 """
 
 CA_VALIDITY = datetime.timedelta(days=3650)
