@@ -16,6 +16,7 @@ from kubernetes import client
 from bftools.cluster import release as chart
 from tests.cluster.releases import (
     KAFKA_NAMESPACE,
+    MONITORING,
     NAMESPACE,
     PROD_NAMESPACE,
     RELEASE,
@@ -140,7 +141,9 @@ def test_grafanas_volume_cannot_change_size_and_the_chart_says_so(admitted: Rele
     """On values/prod.yaml's release (Grafana's claim 5Gi, bound): a larger and a smaller size are stopped
     at render with the chart's message; the release stays at its revision."""
     before = revision(admitted.info.kubeconfig, "bf", PROD_NAMESPACE)
-    prod = ["-n", PROD_NAMESPACE, "-f", str(chart.VALUES / "prod.yaml")]
+    # the install's own values, so that the upgrade changes nothing else (the other tests, in any order,
+    # read the release as installed: its monitors included)
+    prod = ["-n", PROD_NAMESPACE, "-f", str(chart.VALUES / "prod.yaml"), *MONITORING]
     grow = admitted.helm("upgrade", "bf", str(chart.CHART), *prod, "--set", "grafana.persistence.size=6Gi")
     assert grow.returncode != 0
     assert "grafana.persistence.size: the Grafana volume was created with 5Gi and cannot become 6Gi" in grow.stderr

@@ -213,7 +213,8 @@ def test_the_pipeline_the_helm_tests_and_the_hpas_work_under_the_policies(readme
 
     def cpu_read() -> bool:
         hpa: Any = autoscaling.read_namespaced_horizontal_pod_autoscaler(f"{RELEASE}-api", NAMESPACE)
-        metrics: Any = hpa.status.current_metrics if hpa.status else None
-        return bool(metrics) and metrics[0].resource.current.average_utilization is not None
+        # until metrics-server answers, the status may hold an entry of no type (resource None)
+        metrics: Any = (hpa.status.current_metrics if hpa.status else None) or []
+        return any(m.resource and m.resource.current.average_utilization is not None for m in metrics)
 
     wait(cpu_read, 120, "the api HPA reading CPU")
