@@ -68,11 +68,11 @@ def test_every_panel_shows_the_reports_figure(pipeline: Pipeline, valkey_client:
         pipeline.api_url, {"categoria": focus, "producto_id": "Primero", "precio": 10, "cantidad_vendida": 1}
     )
     assert first.stored
-    wait_total(pipeline.valkey_addr, 1)
+    wait_total(pipeline, 1)
     outcomes = [first, *post_sales(pipeline.api_url, known_sales(250, seed=23))]
     assert all(o.stored for o in outcomes)
-    wait_total(pipeline.valkey_addr, len(outcomes))
-    report = make_report(pipeline.valkey_addr, focus)
+    wait_total(pipeline, len(outcomes))
+    report = make_report(pipeline, focus)
 
     dashboard = json.loads((GRAFANA_FILES / "dashboards" / "sales.json").read_text())
     values = {**variables(dashboard), "categoria": focus}  # as the chart sets it from global.focusCategory
@@ -90,7 +90,7 @@ def test_every_panel_shows_the_reports_figure(pipeline: Pipeline, valkey_client:
 def test_the_throughput_panel_adds_up_to_the_total(pipeline: Pipeline, valkey_client: valkey.Valkey) -> None:
     pipeline.start_all()
     outcomes = post_sales(pipeline.api_url, known_sales(200, seed=29))
-    report = wait_total(pipeline.valkey_addr, sum(o.stored for o in outcomes))
+    report = wait_total(pipeline, sum(o.stored for o in outcomes))
     dashboard = json.loads((GRAFANA_FILES / "dashboards" / "sales.json").read_text())
     [panel] = [p for p in dashboard["panels"] if p["title"] == "Ventas procesadas por segundo"]
 

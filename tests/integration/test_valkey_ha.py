@@ -13,7 +13,7 @@ import valkey
 
 from bftools.runtime.process import wait_for
 from bftools.stack.services import Pipeline
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import connect_as
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     Outcome,
@@ -23,7 +23,7 @@ from tests.integration.helpers import (
     report_now,
     until,
 )
-from tests.integration.valkey_nodes import PASSWORD, ValkeyNodes
+from tests.integration.valkey_nodes import ValkeyNodes
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("valkey-ha")]
 
@@ -111,7 +111,7 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     is promoted, the aggregates move again within 15 s, the old primary comes back as a replica, and every
     sale is counted once (what the lost primary had not passed on is read again from Kafka)."""
     pipeline.valkey_addr = sentinels.sentinel_addr
-    pipeline.valkey_password = PASSWORD
+    pipeline.valkey_users = sentinels.logins()
     pipeline.start_all()
     outcomes: list[Outcome] = []
     stop = threading.Event()
@@ -125,7 +125,7 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     def counted() -> int:
         """Sales counted in Valkey, as the dashboard reads them through the Sentinels (-1: no answer now)."""
         try:
-            return int(report_now(pipeline.valkey_addr, password=PASSWORD)["total_sales"])
+            return int(report_now(pipeline)["total_sales"])
         except valkey.ValkeyError:
             return -1
 
@@ -151,6 +151,6 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
         stop.set()
         poster.join(60)
     assert all(o.stored for o in outcomes), [o for o in outcomes if not o.stored][:3]  # ingest untouched
-    with connect(pipeline.valkey_addr, PASSWORD) as client:
+    with connect_as(pipeline.valkey_addr, pipeline.valkey_login("admin")) as client:
         assert_each_stored_sale_counted_once(client, pipeline, outcomes, PARTITIONS)
     assert recovered < 15
