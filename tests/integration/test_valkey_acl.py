@@ -53,7 +53,8 @@ ADMIN_ONLY: dict[str, Command] = {
     "CONFIG SET": lambda c: c.config_set("maxmemory", "1"),
     "ACL LIST": lambda c: c.acl_list(),
     "KEYS": lambda c: c.keys("*"),
-    "DEBUG": lambda c: c.execute_command("DEBUG", "SLEEP", "0"),
+    "SCRIPT FLUSH": lambda c: c.script_flush(),
+    "CLIENT KILL": lambda c: c.execute_command("CLIENT", "KILL", "TYPE", "normal"),
     "SHUTDOWN": lambda c: c.execute_command("SHUTDOWN", "NOSAVE"),
     "REPLICAOF": lambda c: c.execute_command("REPLICAOF", "127.0.0.1", "1"),
 }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import valkey
+from valkey.exceptions import AuthenticationError, NoPermissionError
 
 from bftools.runtime.process import wait_for
 from bftools.stack.services import Pipeline
@@ -154,3 +155,27 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     with connect_as(pipeline.valkey_addr, pipeline.valkey_login("admin")) as client:
         assert_each_stored_sale_counted_once(client, pipeline, outcomes, PARTITIONS)
     assert recovered < 15
+
+
+def test_the_sentinels_tell_each_user_only_where_the_primary_is(sentinels: ValkeyNodes) -> None:
+    """Clients log in to the Sentinels with their own login (sentinel-users.acl): they find the primary, and
+    then log in to it as the same user, with that user's rights there; none may steer the Sentinels, and a
+    client without a login gets nothing."""
+    logins = sentinels.logins()
+    with connect_as(sentinels.sentinel_addr, logins["consumer"]) as consumer:
+        consumer.set("bf:sales:total", 7)
+        with pytest.raises(NoPermissionError):
+            consumer.flushall()
+    with connect_as(sentinels.sentinel_addr, logins["reader"]) as reader:
+        assert reader.get("bf:sales:total") == b"7"
+        with pytest.raises(NoPermissionError):
+            reader.set("bf:sales:total", 8)
+    port = sentinels.nodes[0].sentinel_port
+    reader_login = logins["reader"]
+    with valkey.Valkey(port=port, username=reader_login.user, password=reader_login.password) as reader:
+        for steer in (("FAILOVER", "bf"), ("SET", "bf", "quorum", "1"), ("RESET", "*"), ("REMOVE", "bf")):
+            with pytest.raises(NoPermissionError):
+                reader.execute_command("SENTINEL", *steer)
+    with valkey.Valkey(port=port, socket_timeout=5) as anonymous, pytest.raises(AuthenticationError):
+        anonymous.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "bf")
+    assert sentinels.primary().index == 0  # nobody moved it
