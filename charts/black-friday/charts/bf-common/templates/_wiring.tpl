@@ -8,7 +8,7 @@ every subchart computes the same names:
   global.kafka.clusterCaSecret   the Strimzi cluster CA's Secret in the release's namespace
   global.kafka.namespace     where it lives (default: the release namespace; the seed used "kafka")
   global.kafka.topic / consumerGroup
-  global.valkey.auth.existingSecret / existingSecretPasswordKey
+  global.valkey.auth.existingSecret          the Valkey users' passwords (keys: bf.valkey.users)
 */}}
 
 {{- define "bf.kafka.clusterName" -}}
@@ -46,17 +46,32 @@ every subchart computes the same names:
 {{- (((.Values.global).valkey).auth).existingSecret | default (include "bf.componentName" (dict "ctx" . "component" "valkey")) -}}
 {{- end -}}
 
-{{- define "bf.valkey.secretKey" -}}
-{{- (((.Values.global).valkey).auth).existingSecretPasswordKey | default "password" -}}
+{{/*
+Valkey's users (charts/valkey/files/users.acl says what each may do). The Secret holds one key per user, its
+password, named as the user: the chart makes it (random, kept across upgrades), or
+global.valkey.auth.existingSecret must hold every one of these keys.
+*/}}
+{{- define "bf.valkey.users" -}}
+{{- list "consumer" "reader" "monitor" "replica" "sentinel" "admin" | toJson -}}
 {{- end -}}
 
-{{/* Container env entry with the Valkey password from its Secret. */}}
+{{/* Container env entry with the password of one Valkey user (dict "ctx" . "user" "reader" ["name" VAR]). */}}
 {{- define "bf.valkey.passwordEnv" -}}
+{{- if not (has .user (include "bf.valkey.users" .ctx | fromJsonArray)) -}}
+{{- fail (printf "bf.valkey.passwordEnv: no Valkey user %q" .user) -}}
+{{- end -}}
 - name: {{ .name | default "VALKEY_PASSWORD" }}
   valueFrom:
     secretKeyRef:
       name: {{ include "bf.valkey.secretName" .ctx }}
-      key: {{ include "bf.valkey.secretKey" .ctx }}
+      key: {{ .user }}
+{{- end -}}
+
+{{/* VALKEY_USER and VALKEY_PASSWORD of one Valkey user (dict "ctx" . "user" "consumer"): how a client logs in. */}}
+{{- define "bf.valkey.userEnv" -}}
+- name: VALKEY_USER
+  value: {{ .user | quote }}
+{{ include "bf.valkey.passwordEnv" . }}
 {{- end -}}
 
 {{- define "bf.focusCategory" -}}

@@ -71,8 +71,27 @@ release asks for other volumes than the values do. (lookup answers only against 
   value: {{ ternary "1" "0" (eq (include "bf.valkey.sentinel" .) "true") | quote }}
 - name: SENTINEL_NAME
   value: {{ include "bf.valkey.primaryName" . | quote }}
-{{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
-{{ include "bf.valkey.passwordEnv" (dict "ctx" . "name" "REDISCLI_AUTH") }}
+{{- end -}}
+
+{{/*
+A probe's command: valkey-cli PING as the "monitor" user (PING, INFO, ROLE and nothing else), its password
+read from the mounted Secret into REDISCLI_AUTH (never the command line). (list ctx port pattern)
+*/}}
+{{- define "valkey.probe" -}}
+{{- $ctx := index . 0 -}}
+[sh, -c, 'REDISCLI_AUTH="$(cat /etc/valkey/users/monitor)" valkey-cli --no-auth-warning --user monitor -p {{ index . 1 }} ping | grep -qE "{{ index . 2 }}"']
+{{- end -}}
+
+{{/* The Secret with the users' passwords, as files (one per user) that only the valkey user's group reads. */}}
+{{- define "valkey.usersVolume" -}}
+- name: users
+  secret:
+    secretName: {{ include "bf.valkey.secretName" . }}
+    defaultMode: 0440
+    items:
+      {{- range $user := include "bf.valkey.users" . | fromJsonArray }}
+      - {key: {{ $user }}, path: {{ $user }}}
+      {{- end }}
 {{- end -}}
 
 {{/* Sentinel needs a quorum it can reach: a render error otherwise. */}}
