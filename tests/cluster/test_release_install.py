@@ -46,9 +46,9 @@ def test_the_readme_install_succeeds_and_everything_is_ready(readme: Releases) -
 
 REPLICATION = """\
 import json, sys, time, valkey
-primary, replica, password, token = sys.argv[1:5]
+primary, replica, user, password, token = sys.argv[1:6]
 def connect(host):
-    return valkey.Valkey(host=host, port=6379, password=password, socket_timeout=5)
+    return valkey.Valkey(host=host, port=6379, username=user, password=password, socket_timeout=5)
 connect(primary).set("replication-check", token, ex=60)
 deadline = time.monotonic() + 10
 copied = connect(replica).get("replication-check")
@@ -68,9 +68,11 @@ def test_the_valkey_replica_follows_the_primary(readme: Releases) -> None:
         assert status is not None
         assert status.pod_ip
         ips[pod] = status.pod_ip
-    password = chart.valkey_env(readme.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"]
+    # The check writes a key of its own and reads INFO: the admin's, as an operator would.
+    admin = chart.valkey_login(readme.api, NAMESPACE, RELEASE, "admin")
     token = uuid.uuid4().hex
-    done = ns_run([sys.executable, "-c", REPLICATION, ips["bf-valkey-0"], ips["bf-valkey-1"], password, token])
+    argv = [ips["bf-valkey-0"], ips["bf-valkey-1"], admin.user, admin.password or "", token]
+    done = ns_run([sys.executable, "-c", REPLICATION, *argv])
     seen = json.loads(done.stdout)
     assert seen["primary"]["role"] == "master"
     assert seen["primary"]["connected_slaves"] == 1
