@@ -88,9 +88,9 @@ def test_up_report_down(stack_env: dict[str, str]) -> None:
     assert figures["best_product"] == {"id": "Sofa", "units": 2}
     assert figures["max_price"] == 499.99
     # The stack's Valkey takes no client without a login (it once let anyone on the machine write bf:*).
-    with valkey.Valkey(port=int(stack_env["BF_VALKEY_PORT"]), socket_timeout=5) as anonymous:
-        with pytest.raises(valkey.exceptions.AuthenticationError):
-            anonymous.set("bf:sales:total", 10**6)
+    anonymous = valkey.Valkey(port=int(stack_env["BF_VALKEY_PORT"]), socket_timeout=5)
+    with anonymous, pytest.raises(valkey.exceptions.AuthenticationError):
+        anonymous.set("bf:sales:total", 10**6)
 
     state = json.loads((Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json").read_text())
     pids = [p["pid"] for p in state["procs"].values()]

@@ -61,7 +61,9 @@ def focus_expectation(batch: list[Sale]) -> tuple[str | None, list[int]]:
     return tracked, [s.price_cents for s in focus if s.producto_id == tracked]
 
 
-def test_a_batch_gives_the_models_figures_and_a_redelivery_changes_nothing(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_a_batch_gives_the_models_figures_and_a_redelivery_changes_nothing(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     store = Store(consumer_client, OPTIONS)
     batch = sales(300, seed=1)
     assert store.apply(records(batch)).applied == 300
@@ -114,7 +116,9 @@ def test_concurrent_appliers_with_overlapping_batches_stay_exact(
     assert {k: v for k, v in figures.items() if k != "focus"} == {k: v for k, v in expected.items() if k != "focus"}
 
 
-def test_price_history_is_capped_and_keeps_the_latest(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_price_history_is_capped_and_keeps_the_latest(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     store = Store(consumer_client, OPTIONS)
     batch = [Sale(f"p-{i}", NOW_MS, Category.Belleza, "labial", 100 + i, 1) for i in range(12)]
     store.apply(records(batch[:7]))
@@ -127,7 +131,9 @@ def test_price_history_is_capped_and_keeps_the_latest(consumer_client: valkey.Va
     }
 
 
-def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     """The store lacks records before the batch (its primary was lost before its replica had them)."""
     store = Store(consumer_client, OPTIONS)
     store.apply(records(sales(5, seed=3)) + records(sales(5, seed=4), partition=1))
@@ -140,7 +146,9 @@ def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(consumer_client: 
     assert store.applied_offsets() == {"sales-topic/0": 11, "sales-topic/1": 4}
 
 
-def test_records_that_are_not_sales_move_the_applied_offset(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_records_that_are_not_sales_move_the_applied_offset(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     store = Store(consumer_client, OPTIONS)
     batch = records(sales(2, seed=7))
     batch[0].last = 5  # offsets 2-5 were not sales (kept on the dead-letter topic)
@@ -149,14 +157,18 @@ def test_records_that_are_not_sales_move_the_applied_offset(consumer_client: val
     assert not store.apply(records(sales(1, seed=8), first=6)).gaps
 
 
-def test_an_applied_offset_beyond_the_log_end_is_forgotten(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_an_applied_offset_beyond_the_log_end_is_forgotten(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     store = Store(consumer_client, OPTIONS)
     store.apply(records(sales(10, seed=9)) + records(sales(3, seed=10), partition=1))
     assert store.forget_beyond({"sales-topic/0": 10, "sales-topic/1": 2}) == {"sales-topic/1": 2}
     assert store.applied_offsets() == {"sales-topic/0": 9}
 
 
-def test_the_store_does_not_grow_with_the_number_of_sales(consumer_client: valkey.Valkey, valkey_client: valkey.Valkey) -> None:
+def test_the_store_does_not_grow_with_the_number_of_sales(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     """Exactly once costs one hash field per partition, not an entry per sale: the memory after 30,000
     sales is within a few KiB of the memory after 3,000 (same products, capped streams)."""
     store = Store(consumer_client, OPTIONS)
@@ -216,7 +228,7 @@ def tick_at(client: valkey.Valkey, store: Store, state: Callable[[int], dict[str
 
 
 @pytest.fixture
-def store(valkey_client: valkey.Valkey) -> Store:
+def store(consumer_client: valkey.Valkey) -> Store:
     return Store(consumer_client, OPTIONS)
 
 

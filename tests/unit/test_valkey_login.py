@@ -35,7 +35,8 @@ def test_a_login_comes_from_the_environment_and_goes_back_to_it() -> None:
     assert login == Login("reader", SECRET)
     assert SECRET not in repr(login)
     assert login.env() == {"VALKEY_USER": "reader", "VALKEY_PASSWORD": SECRET}
-    assert Login.from_env({}) == Login() and Login().env() == {}
+    assert Login.from_env({}) == Login()
+    assert Login().env() == {}
 
 
 def test_a_client_sends_the_user_to_the_server_and_to_the_sentinels() -> None:
@@ -46,7 +47,7 @@ def test_a_client_sends_the_user_to_the_server_and_to_the_sentinels() -> None:
     through = connect_as("sentinel://127.0.0.1:1,127.0.0.1:2/bf", Login("reader", SECRET))
     pool = through.connection_pool
     assert (pool.connection_kwargs["username"], pool.connection_kwargs["password"]) == ("reader", SECRET)
-    sentinel = pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs  # type: ignore[attr-defined]
+    sentinel = pool.sentinel_manager.sentinels[0].connection_pool.connection_kwargs
     assert (sentinel["username"], sentinel["password"]) == ("reader", SECRET)
     anonymous = connect("127.0.0.1:1", None)
     assert anonymous.connection_pool.connection_kwargs["username"] is None
