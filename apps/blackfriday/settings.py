@@ -139,6 +139,16 @@ def valkey_password() -> Any:
     return secret("VALKEY_PASSWORD", "the Valkey user's password, from a Secret (none by default); never logged")
 
 
+def valkey_ca_file() -> Any:
+    return text(
+        "VALKEY_CA_FILE",
+        "",
+        "the CA certificates (PEM file) that signed the Valkey servers' and Sentinels' certificates: TLS to "
+        "them (global.valkey.tls); empty: no TLS",
+        wired=True,
+    )
+
+
 def url(name: str, default: str, doc: str) -> Any:
     return _declare(Spec(name, "url", default, doc, wired=True))
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bftools.stack.valkey import ACL_FILE, SENTINEL_ACL_FILE, acl_rules
-from tests.chart.conftest import VALUES, Render, env_of, render
+from tests.chart.conftest import VALUES, Render, env_of, render, render_error
 from tests.chart.test_kafka_auth import password_values
 
 #: A password's SHA-256 as Valkey's ACL takes it, and a password given literally to a directive.
@@ -197,3 +197,52 @@ def test_no_valkey_password_in_a_configmap_an_env_value_or_a_values_file(values_
         secret = [s for s in rendered.of_kind("Secret") if s["metadata"]["name"] == "bf-valkey"]
         assert secret
         assert secret[0]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+TLS = ("--set", "global.valkey.tls.enabled=true", "--set", "global.valkey.tls.existingSecret=valkey-tls")
+
+
+def test_tls_off_by_default_and_on_for_every_server_sentinel_and_client() -> None:
+    plain = render(*SENTINEL_MODE, "--set", "monitoring.podMonitors.enabled=true")
+    for name, container in plain.containers():
+        env = env_of(container)
+        assert not {"VALKEY_CA_FILE", "VALKEY_TLS_DIR", "VALKEY_CA_CERT"} & set(env), name
+        assert "--tls" not in " ".join(container.get("command", [])), name
+    rendered = render(*SENTINEL_MODE, *TLS, "--set", "monitoring.podMonitors.enabled=true")
+    containers = dict(rendered.containers())
+    ca_file = "/etc/black-friday/valkey-tls/ca.crt"
+    for name in ("bf-consumer/consumer", "bf-valkey-exporter/exporter", "bf-test-smoke/smoke"):
+        assert env_of(containers[name])["VALKEY_CA_FILE"] == ca_file, name
+        assert {"name": "valkey-ca", "mountPath": ca_file.rsplit("/", 1)[0], "readOnly": True} in containers[name][
+            "volumeMounts"
+        ], name
+    for name, spec in rendered.pod_specs():
+        for volume in spec.get("volumes", []):
+            if volume["name"] == "valkey-ca":  # clients get the CA, never the servers' key
+                assert volume["secret"] == {"secretName": "valkey-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+    pod = rendered.get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
+    [tls] = [v for v in pod["volumes"] if v["name"] == "tls"]
+    assert tls["secret"]["secretName"] == "valkey-tls"
+    assert {i["key"] for i in tls["secret"]["items"]} == {"tls.crt", "tls.key", "ca.crt"}
+    for container in pod["containers"]:
+        assert env_of(container)["VALKEY_TLS_DIR"] == "/etc/valkey/tls"
+        assert "--tls --cacert /etc/valkey/tls/ca.crt" in container["readinessProbe"]["exec"]["command"][-1]
+    scripts = rendered.get("ConfigMap", "bf-valkey")["data"]
+    assert 'echo "tls-port $port"' in scripts["node.sh"]
+    assert "tls-replication yes" in scripts["node.sh"]
+    assert "tls-port $(field" in scripts["sentinel.sh"]
+    script = containers["bf-test-valkey/valkey"]["command"][-1]
+    assert script.count(f"--tls --cacert {ca_file} -p 6379") == script.count("-p 6379") > 3
+    source = yaml.safe_load(rendered.get("ConfigMap", "bf-grafana-provisioning")["data"]["datasources.yaml"])
+    valkey = source["datasources"][0]
+    assert valkey["jsonData"]["tlsAuth"] is True
+    assert valkey["secureJsonData"]["tlsCACert"] == "$VALKEY_CA_CERT"
+    grafana = env_of(containers["bf-grafana/grafana"])
+    assert grafana["VALKEY_CA_CERT"] == {"secretKeyRef": {"name": "valkey-tls", "key": "ca.crt"}}
+
+
+def test_tls_without_a_certificate_and_a_password_in_the_values_are_refused() -> None:
+    assert "global.valkey.tls.existingSecret" in render_error("--set", "global.valkey.tls.enabled=true")
+    for name in ("VALKEY_PASSWORD", "REDISCLI_AUTH"):
+        message = render_error("--set", f"consumer.extraEnv.{name}=s3cret")
+        assert f"consumer.extraEnv.{name}: a Valkey password comes from a Secret" in message

@@ -51,3 +51,21 @@ def test_a_client_sends_the_user_to_the_server_and_to_the_sentinels() -> None:
     assert (sentinel["username"], sentinel["password"]) == ("reader", SECRET)
     anonymous = connect("127.0.0.1:1", None)
     assert anonymous.connection_pool.connection_kwargs["username"] is None
+
+
+def test_with_a_ca_file_the_client_speaks_tls_to_the_server_and_the_sentinels() -> None:
+    login = Login.from_env({"VALKEY_USER": "reader", "VALKEY_PASSWORD": SECRET, "VALKEY_CA_FILE": "/ca/ca.crt"})
+    assert login.env()["VALKEY_CA_FILE"] == "/ca/ca.crt"
+    direct = connect_as("127.0.0.1:1", login).connection_pool
+    assert direct.connection_class.__name__ == "SSLConnection"
+    assert direct.connection_kwargs["ssl_ca_certs"] == "/ca/ca.crt"
+    assert direct.connection_kwargs["ssl_cert_reqs"] == "required"
+    pool = connect_as("sentinel://127.0.0.1:1/bf", login).connection_pool
+    assert "SSL" in pool.connection_class.__name__
+    sentinel = pool.sentinel_manager.sentinels[0].connection_pool
+    assert sentinel.connection_class.__name__ == "SSLConnection"
+    assert sentinel.connection_kwargs["ssl_ca_certs"] == "/ca/ca.crt"
+    plain = connect_as("127.0.0.1:1", Login("reader", SECRET)).connection_pool
+    assert plain.connection_class.__name__ == "Connection"
+    settings = ConsumerSettings.from_env({"VALKEY_CA_FILE": "/ca/ca.crt"})
+    assert settings.valkey_ca_file == "/ca/ca.crt"

@@ -561,6 +561,15 @@ UMBRELLA: Final = {
                                     ),
                                 }
                             ),
+                            "tls": obj(
+                                {
+                                    "enabled": flag("TLS to Valkey and its Sentinels"),
+                                    "existingSecret": string(
+                                        "the Secret with tls.crt, tls.key and ca.crt; required with TLS",
+                                        pattern=SECRET_NAME_PATTERN,
+                                    ),
+                                }
+                            ),
                             "sentinel": obj(
                                 {
                                     "enabled": flag("Sentinel beside Valkey"),

@@ -77,3 +77,64 @@ global.valkey.auth.existingSecret must hold every one of these keys.
 {{- define "bf.focusCategory" -}}
 {{- (.Values.global).focusCategory | default "Belleza" -}}
 {{- end -}}
+
+{{/*
+TLS to Valkey (global.valkey.tls): the servers and Sentinels listen with TLS only, on their usual ports, with
+the certificate of global.valkey.tls.existingSecret (tls.crt, tls.key, and ca.crt: the CA that signed it,
+which every client trusts). Clients keep logging in as their users: TLS adds privacy, not identity.
+*/}}
+{{- define "bf.valkey.tls" -}}
+{{- with (((.Values.global).valkey).tls) -}}
+{{- if .enabled -}}
+{{- if not .existingSecret -}}
+{{- fail "\n\nglobal.valkey.tls.enabled: name the Secret with the Valkey certificate in global.valkey.tls.existingSecret (keys tls.crt, tls.key, ca.crt; e.g. a cert-manager Certificate's)." -}}
+{{- end -}}
+true
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "bf.valkey.caDir" -}}/etc/black-friday/valkey-tls{{- end -}}
+
+{{/* VALKEY_CA_FILE for a client, with TLS (nothing otherwise). */}}
+{{- define "bf.valkey.tlsEnv" -}}
+{{- if include "bf.valkey.tls" . -}}
+- name: VALKEY_CA_FILE
+  value: {{ printf "%s/ca.crt" (include "bf.valkey.caDir" .) | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* The pod volume with the CA a client trusts, with TLS (a list item, or nothing). */}}
+{{- define "bf.valkey.caVolume" -}}
+{{- if include "bf.valkey.tls" . -}}
+- name: valkey-ca
+  secret:
+    secretName: {{ .Values.global.valkey.tls.existingSecret }}
+    items:
+      - {key: ca.crt, path: ca.crt}
+{{- end -}}
+{{- end -}}
+
+{{- define "bf.valkey.caVolumeMount" -}}
+{{- if include "bf.valkey.tls" . -}}
+- name: valkey-ca
+  mountPath: {{ include "bf.valkey.caDir" . }}
+  readOnly: true
+{{- end -}}
+{{- end -}}
+
+{{/* valkey-cli's flags to reach the servers (TLS, trusting the CA mounted at caDir), or nothing. */}}
+{{- define "bf.valkey.cliTls" -}}
+{{- if include "bf.valkey.tls" .ctx -}}
+--tls --cacert {{ .caDir | default (include "bf.valkey.caDir" .ctx) }}/ca.crt
+{{- end -}}
+{{- end -}}
+
+{{/* A Valkey password is never a value: extraEnv may not set one (it would sit in the Deployment and in helm get values). */}}
+{{- define "bf.valkey.refusePasswordValue" -}}
+{{- range $name := list "VALKEY_PASSWORD" "REDISCLI_AUTH" -}}
+{{- if hasKey ($.Values.extraEnv | default dict) $name -}}
+{{- fail (printf "\n\n%s.extraEnv.%s: a Valkey password comes from a Secret, never from the values: the chart's own Secret (a key per user), or global.valkey.auth.existingSecret." $.Chart.Name $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -11,4 +11,7 @@
 - name: VALKEY_ADDR
   value: {{ include "bf.address.valkey" . | quote }}
 {{ include "bf.valkey.userEnv" (dict "ctx" . "user" "consumer") }}
+{{- with include "bf.valkey.tlsEnv" . }}
+{{ . }}
+{{- end }}
 {{- end -}}

@@ -11,6 +11,7 @@
 # name's ordinal), VALKEY_CONFIG (the base configuration), VALKEY_ACL (users.acl: each user's rules),
 # VALKEY_USERS_DIR (the Secret: a file per user holding its password), DATA_DIR, SENTINEL, SENTINEL_NAME.
 # The script logs in as admin; the password reaches valkey-cli through REDISCLI_AUTH, never its command line.
+# VALKEY_TLS_DIR (tls.crt, tls.key, ca.crt), when set: TLS only, on the same port, replication included.
 set -eu
 umask 077
 
@@ -37,7 +38,9 @@ count=$(echo "$NODES" | tr ' ' '\n' | grep -vc '^$')
 self=$(node "$NODE_INDEX")
 host=$(field "$self" 1)
 port=$(field "$self" 2)
-cli() { valkey-cli --no-auth-warning --user admin "$@" 2>/dev/null; }
+tls=""; [ -z "${VALKEY_TLS_DIR:-}" ] || tls="--tls --cacert $VALKEY_TLS_DIR/ca.crt"
+# shellcheck disable=SC2086 # $tls: its words
+cli() { valkey-cli --no-auth-warning --user admin $tls "$@" 2>/dev/null; }
 info_field() { cli -h "$1" -p "$2" info "$3" | tr -d '\r' | sed -n "s/^$4://p"; }
 
 # A volume this server never ran on (no append-only file) holds no data.
@@ -102,7 +105,17 @@ fi
 
 {
   cat "$VALKEY_CONFIG"
-  echo "port $port"
+  if [ -n "${VALKEY_TLS_DIR:-}" ]; then
+    echo "port 0"
+    echo "tls-port $port"
+    echo "tls-cert-file $VALKEY_TLS_DIR/tls.crt"
+    echo "tls-key-file $VALKEY_TLS_DIR/tls.key"
+    echo "tls-ca-cert-file $VALKEY_TLS_DIR/ca.crt"
+    echo "tls-auth-clients no"  # clients prove who they are with their user's password
+    echo "tls-replication yes"
+  else
+    echo "port $port"
+  fi
   echo "dir $DATA_DIR"
   acl_users "$VALKEY_ACL"
   # Any node may become a replica (a failover): each follows its primary as the replication user.

@@ -5,7 +5,7 @@
 # Environment: as node.sh (NODES, NODE_INDEX, VALKEY_USERS_DIR, SENTINEL_NAME), SENTINEL_ACL (the
 # Sentinels' users: sentinel-users.acl), and SENTINEL_QUORUM, SENTINEL_DOWN_AFTER_MS,
 # SENTINEL_FAILOVER_TIMEOUT_MS. It watches the servers as the user "sentinel", and the Sentinels log in to
-# each other as it.
+# each other as it. VALKEY_TLS_DIR, when set: TLS only, to the servers and between the Sentinels too.
 set -eu
 umask 077
 
@@ -27,8 +27,20 @@ REDISCLI_AUTH="$(password admin)"
 export REDISCLI_AUTH
 field() { echo "$1" | cut -d: -f"$2"; }
 node() { echo "$NODES" | tr ' ' '\n' | grep -v '^$' | sed -n "$(($1 + 1))p"; }
-cli() { valkey-cli --no-auth-warning --user admin "$@" 2>/dev/null; }
+tls=""; [ -z "${VALKEY_TLS_DIR:-}" ] || tls="--tls --cacert $VALKEY_TLS_DIR/ca.crt"
+# shellcheck disable=SC2086 # $tls: its words
+cli() { valkey-cli --no-auth-warning --user admin $tls "$@" 2>/dev/null; }
 self=$(node "$NODE_INDEX")
+listen="port $(field "$self" 3)"
+if [ -n "${VALKEY_TLS_DIR:-}" ]; then
+  listen="port 0
+tls-port $(field "$self" 3)
+tls-cert-file $VALKEY_TLS_DIR/tls.crt
+tls-key-file $VALKEY_TLS_DIR/tls.key
+tls-ca-cert-file $VALKEY_TLS_DIR/ca.crt
+tls-auth-clients no
+tls-replication yes"
+fi
 
 primary=""
 for n in $NODES; do
@@ -52,7 +64,7 @@ fi
 
 users=$(acl_users "$SENTINEL_ACL")
 cat > "$RUN_DIR/sentinel.conf" <<CONF
-port $(field "$self" 3)
+$listen
 dir $RUN_DIR
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
