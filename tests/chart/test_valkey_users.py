@@ -219,7 +219,10 @@ def test_tls_off_by_default_and_on_for_every_server_sentinel_and_client() -> Non
     for name, spec in rendered.pod_specs():
         for volume in spec.get("volumes", []):
             if volume["name"] == "valkey-ca":  # clients get the CA, never the servers' key
-                assert volume["secret"] == {"secretName": "valkey-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+                assert volume["secret"] == {
+                    "secretName": "valkey-tls",
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                }, name
     pod = rendered.get("StatefulSet", "bf-valkey")["spec"]["template"]["spec"]
     [tls] = [v for v in pod["volumes"] if v["name"] == "tls"]
     assert tls["secret"]["secretName"] == "valkey-tls"
