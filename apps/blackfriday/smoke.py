@@ -54,6 +54,8 @@ def check_sale(api: str, valkey_addr: str, topic: str, sale: dict[str, Any], tim
                 applied = client.hget(keys.APPLIED_OFFSETS, partition)
                 if applied is not None and int(applied) >= int(stored["offset"]):
                     return f"consumer counted sale {stored['id']} in Valkey"
+            except valkey.AuthenticationError as exc:  # a wrong login does not heal by waiting
+                raise SmokeFailed(f"Valkey at {valkey_addr} refused the login: {exc}") from None
             except (valkey.ConnectionError, valkey.TimeoutError) as exc:
                 # A new pod's first connections may be refused until the cluster's NetworkPolicy agent has
                 # admitted its address (kube-router, Calico: a few seconds): try again until the deadline.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -107,7 +108,7 @@ def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
 
 
 def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[str]:
-    """`bf-smoke sale` as the helm test pod runs it, against this pipeline."""
+    """`bf-smoke sale` as the helm test pod runs it (as Valkey's read-only reader), against this pipeline."""
     argv = [
         sys.executable,
         "-m",
@@ -118,7 +119,8 @@ def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[
         f"--topic={pipeline.topic}",
         f"--timeout={timeout}",
     ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False)
+    env = {**os.environ, **pipeline.valkey_login("reader").env()}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False, env=env)
 
 
 def test_the_helm_smoke_check_passes_on_a_real_pipeline(pipeline: Pipeline) -> None:
