@@ -87,13 +87,17 @@ def test_the_valkey_replica_follows_the_primary(readme: Releases) -> None:
 
 def test_helm_test_passes(readme: Releases) -> None:
     """The smoke pod's sale goes through the api Service, Kafka and the consumer and is counted in Valkey;
-    the Valkey check sees the primary and its replica."""
+    the Valkey check sees the primary and its replica, and the read-only reader and a client without a login
+    refused a write."""
     out = ok(readme.helm("test", RELEASE, "-n", NAMESPACE, "--logs", "--timeout", "3m"), "helm test")
     assert "bf-test-smoke" in out
     assert "Phase:          Succeeded" in out
     assert "api stored sale " in out
     assert " in Valkey" in out  # consumer counted sale <id> in Valkey
-    assert "primary bf-valkey-primary: PING, SET/GET ok" in out
+    assert (
+        "primary bf-valkey-primary: the reader reads; its writes, FLUSHALL and CONFIG and a client without a "
+        "login are refused" in out
+    )
     assert "bf-valkey-1.bf-valkey-headless.black-friday.svc.cluster.local: role replica" in out
 
 
