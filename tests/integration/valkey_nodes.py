@@ -5,6 +5,7 @@ sentinel-users.acl): the passwords in a folder of one file per user, as the pods
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -206,8 +207,11 @@ class ValkeyNodes:
         )
 
     def kill(self, index: int) -> None:
+        """SIGKILL of the node's every process, as when its pod is lost: node.sh and the valkey-server it
+        runs in the background while it copies data back (killing the shell alone would orphan it)."""
         proc = self.procs.pop(f"valkey-{index}")
-        proc.signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # spawn starts each in a session of its own
         wait_for(lambda: not proc.alive(), 10)
 
     def wipe(self, index: int) -> None:
@@ -217,4 +221,6 @@ class ValkeyNodes:
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.stop(10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left in its session
         self.procs.clear()
