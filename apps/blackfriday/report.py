@@ -28,7 +28,7 @@ import valkey
 from blackfriday import keys
 from blackfriday.sale import Category
 from blackfriday.settings import Env, SettingsError
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 
 Ranked = tuple[str, int]  # (product id, units)
 
@@ -152,8 +152,8 @@ def read_figures(client: valkey.Valkey, focus: Category) -> Figures:
 def main(argv: Sequence[str] | None = None) -> int:
     """bf-report: print the dashboard's figures as JSON.
 
-    Settings: VALKEY_ADDR (host:port, or sentinel://host:port,.../<primary name>), VALKEY_PASSWORD,
-    VALKEY_DB, FOCUS_CATEGORY.
+    Settings: VALKEY_ADDR (host:port, or sentinel://host:port,.../<primary name>), VALKEY_USER (a user
+    that may read the bf: keys: the chart's "reader"), VALKEY_PASSWORD, VALKEY_DB, FOCUS_CATEGORY.
     """
     parser = argparse.ArgumentParser(prog="bf-report", description=main.__doc__)
     parser.add_argument("--indent", type=int, default=None, help="pretty-print with this indent")
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bf-report: {exc}", file=sys.stderr)
         return 2
     try:
-        with connect(addr, env.raw("VALKEY_PASSWORD"), db) as client:
+        with connect_as(addr, Login.from_env(os.environ), db) as client:
             figures = read_figures(client, focus)
     except valkey.ValkeyError as exc:
         print(f"bf-report: cannot read Valkey at {addr}: {exc}", file=sys.stderr)

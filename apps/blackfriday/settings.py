@@ -130,6 +130,25 @@ def valkey_addr() -> Any:
     )
 
 
+def valkey_user() -> Any:
+    """The Valkey user a service logs in as (the chart sets each service's own: consumer, reader, monitor)."""
+    return text("VALKEY_USER", "", "the Valkey user to log in as (empty: the default user)", wired=True)
+
+
+def valkey_password() -> Any:
+    return secret("VALKEY_PASSWORD", "the Valkey user's password, from a Secret (none by default); never logged")
+
+
+def valkey_ca_file() -> Any:
+    return text(
+        "VALKEY_CA_FILE",
+        "",
+        "the CA certificates (PEM file) that signed the Valkey servers' and Sentinels' certificates: TLS to "
+        "them (global.valkey.tls); empty: no TLS",
+        wired=True,
+    )
+
+
 def url(name: str, default: str, doc: str) -> Any:
     return _declare(Spec(name, "url", default, doc, wired=True))
 

@@ -3,7 +3,8 @@
   bf-smoke sale --api URL --valkey ADDR --topic TOPIC [--sale JSON] [--timeout S]
       POST one sale through the api and wait until the consumer has applied it in Valkey (its
       partition's applied offset has reached the sale's offset). ADDR: host:port or
-      sentinel://host:port,.../<primary name>. VALKEY_PASSWORD from the environment.
+      sentinel://host:port,.../<primary name>. VALKEY_USER (the chart's read-only "reader")
+      and VALKEY_PASSWORD from the environment.
   bf-smoke grafana --url URL --datasource-uid UID [--dashboard-uid UID]
       Grafana's /api/health answers, the data source and the dashboard are provisioned.
       GRAFANA_USER / GRAFANA_PASSWORD from the environment.
@@ -26,7 +27,7 @@ import valkey
 
 from blackfriday import keys
 from blackfriday.consumer.store import partition_name
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 
 DEFAULT_SALE = {"categoria": "Hogar", "producto_id": "helm-test", "precio": 100.0, "cantidad_vendida": 1}
 
@@ -47,12 +48,14 @@ def check_sale(api: str, valkey_addr: str, topic: str, sale: dict[str, Any], tim
     partition = partition_name(topic, int(stored["partition"]))
     deadline = time.monotonic() + timeout
     unreachable: Exception | None = None
-    with connect(valkey_addr, os.environ.get("VALKEY_PASSWORD") or None) as client:
+    with connect_as(valkey_addr, Login.from_env(os.environ)) as client:
         while True:
             try:
                 applied = client.hget(keys.APPLIED_OFFSETS, partition)
                 if applied is not None and int(applied) >= int(stored["offset"]):
                     return f"consumer counted sale {stored['id']} in Valkey"
+            except valkey.AuthenticationError as exc:  # a wrong login does not heal by waiting
+                raise SmokeFailed(f"Valkey at {valkey_addr} refused the login: {exc}") from None
             except (valkey.ConnectionError, valkey.TimeoutError) as exc:
                 # A new pod's first connections may be refused until the cluster's NetworkPolicy agent has
                 # admitted its address (kube-router, Calico: a few seconds): try again until the deadline.

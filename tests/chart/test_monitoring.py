@@ -58,13 +58,14 @@ def test_a_pod_monitor_scrapes_each_service_and_valkeys_exporter_on_a_port_its_p
         assert port in ports, (name, port, ports)
 
 
-def test_valkeys_exporter_reads_every_valkey_pod_with_the_password() -> None:
+def test_valkeys_exporter_reads_every_valkey_pod_as_the_monitor_user() -> None:
     rendered = render(*MONITORING, "--set", "valkey.replicas=2")
     env = env_of(dict(rendered.containers())["bf-valkey-exporter/exporter"])
     assert env["VALKEY_ADDRS"] == ",".join(
         f"bf-valkey-{i}.bf-valkey-headless.shop.svc.cluster.local:6379" for i in range(3)
     )
-    assert env["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "bf-valkey", "key": "password"}}
+    assert env["VALKEY_USER"] == "monitor"  # PING, INFO, ROLE: no key, no write
+    assert env["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "bf-valkey", "key": "monitor"}}
     valkey_policy = rendered.get("NetworkPolicy", "bf-valkey")["spec"]["ingress"][0]["from"]
     assert {"app.kubernetes.io/name": "valkey-exporter", "app.kubernetes.io/instance": "bf"} in [
         peer.get("podSelector", {}).get("matchLabels") for peer in valkey_policy

@@ -210,7 +210,8 @@ def test_services_are_wired_to_each_other_by_release_names() -> None:
     assert consumer["KAFKA_TOPIC"] == "sales-topic"
     assert consumer["KAFKA_GROUP"] == "black-friday-group"
     assert consumer["VALKEY_ADDR"] == "bf-valkey-primary:6379"
-    assert consumer["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "bf-valkey", "key": "password"}}
+    assert consumer["VALKEY_USER"] == "consumer"
+    assert consumer["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "bf-valkey", "key": "consumer"}}
     assert services["bf-valkey-primary"]["spec"]["selector"]["statefulset.kubernetes.io/pod-name"] == "bf-valkey-0"
     kafka = rendered.get("Kafka", "bf")
     assert kafka["metadata"]["namespace"] == "kafka"
@@ -282,12 +283,10 @@ def test_valkey_primary_replicas_aof_and_password() -> None:
     existing = render(
         "--set",
         "global.valkey.auth.existingSecret=my-valkey",
-        "--set",
-        "global.valkey.auth.existingSecretPasswordKey=pw",
     )
     assert not [s for s in existing.of_kind("Secret") if s["metadata"]["name"] == "bf-valkey"]
     consumer = env_of(dict(existing.containers())["bf-consumer/consumer"])
-    assert consumer["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "my-valkey", "key": "pw"}}
+    assert consumer["VALKEY_PASSWORD"] == {"secretKeyRef": {"name": "my-valkey", "key": "consumer"}}
 
 
 def test_valkey_with_sentinel_is_found_through_the_sentinels_by_every_client() -> None:

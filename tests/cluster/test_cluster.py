@@ -262,9 +262,10 @@ def test_claims_bind_for_a_pvc_and_a_statefulset_and_are_reclaimed_when_deleted(
 def test_the_valkey_image_keeps_the_charts_container_contract(
     api: client.ApiClient, cluster: ClusterInfo, namespace: str
 ) -> None:
-    """sh, valkey-server and valkey-cli on PATH, as uid 999 on a read-only root file system (the chart's
-    StatefulSet runs `sh /etc/valkey/start.sh`, which execs valkey-server; its probes call valkey-cli)."""
-    script = "valkey-server --port 6379 --dir /tmp --save '' & until valkey-cli ping; do sleep 0.2; done; id -u"
+    """sh, valkey-server, valkey-cli, sha256sum and env on PATH, as uid 999 on a read-only root file system (the
+    StatefulSet runs node.sh, which hashes the users' passwords and execs valkey-server; probes call valkey-cli)."""
+    script = "printf x | sha256sum && env -u HOME true && valkey-server --port 6379 --dir /tmp --save '' & "
+    script += "until valkey-cli ping; do sleep 0.2; done; id -u"
     apply(
         api,
         {

@@ -46,9 +46,9 @@ def test_the_readme_install_succeeds_and_everything_is_ready(readme: Releases) -
 
 REPLICATION = """\
 import json, sys, time, valkey
-primary, replica, password, token = sys.argv[1:5]
+primary, replica, user, password, token = sys.argv[1:6]
 def connect(host):
-    return valkey.Valkey(host=host, port=6379, password=password, socket_timeout=5)
+    return valkey.Valkey(host=host, port=6379, username=user, password=password, socket_timeout=5)
 connect(primary).set("replication-check", token, ex=60)
 deadline = time.monotonic() + 10
 copied = connect(replica).get("replication-check")
@@ -68,9 +68,11 @@ def test_the_valkey_replica_follows_the_primary(readme: Releases) -> None:
         assert status is not None
         assert status.pod_ip
         ips[pod] = status.pod_ip
-    password = chart.valkey_env(readme.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"]
+    # The check writes a key of its own and reads INFO: the admin's, as an operator would.
+    admin = chart.valkey_login(readme.api, NAMESPACE, RELEASE, "admin")
     token = uuid.uuid4().hex
-    done = ns_run([sys.executable, "-c", REPLICATION, ips["bf-valkey-0"], ips["bf-valkey-1"], password, token])
+    argv = [ips["bf-valkey-0"], ips["bf-valkey-1"], admin.user, admin.password or "", token]
+    done = ns_run([sys.executable, "-c", REPLICATION, *argv])
     seen = json.loads(done.stdout)
     assert seen["primary"]["role"] == "master"
     assert seen["primary"]["connected_slaves"] == 1
@@ -85,13 +87,17 @@ def test_the_valkey_replica_follows_the_primary(readme: Releases) -> None:
 
 def test_helm_test_passes(readme: Releases) -> None:
     """The smoke pod's sale goes through the api Service, Kafka and the consumer and is counted in Valkey;
-    the Valkey check sees the primary and its replica."""
+    the Valkey check sees the primary and its replica, and the read-only reader and a client without a login
+    refused a write."""
     out = ok(readme.helm("test", RELEASE, "-n", NAMESPACE, "--logs", "--timeout", "3m"), "helm test")
     assert "bf-test-smoke" in out
     assert "Phase:          Succeeded" in out
     assert "api stored sale " in out
     assert " in Valkey" in out  # consumer counted sale <id> in Valkey
-    assert "primary bf-valkey-primary: PING, SET/GET ok" in out
+    assert (
+        "primary bf-valkey-primary: the reader reads; its writes, FLUSHALL and CONFIG and a client without a "
+        "login are refused" in out
+    )
     assert "bf-valkey-1.bf-valkey-headless.black-friday.svc.cluster.local: role replica" in out
 
 

@@ -22,7 +22,7 @@ def test_uninstall_leaves_only_the_secret_and_the_valkey_claims_and_a_reinstall_
     and the figures counted before."""
     kubeconfig = readme.info.kubeconfig
     objects = manifest(kubeconfig, RELEASE, NAMESPACE)
-    password = chart.valkey_env(readme.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"]
+    password = chart.valkey_env(readme.api, NAMESPACE, RELEASE)["VALKEY_PASSWORD"]  # the reader's
     if chart.report(readme.api, NAMESPACE, RELEASE)["total_sales"] == 0:  # no test has posted a sale yet
         sale = {"categoria": "Hogar", "producto_id": "kept", "precio": 10.0, "cantidad_vendida": 1}
         assert chart.post_sale(readme.api, NAMESPACE, RELEASE, sale)[0] == 201
@@ -56,7 +56,7 @@ def test_uninstall_leaves_only_the_secret_and_the_valkey_claims_and_a_reinstall_
         "PersistentVolumeClaim/data-bf-valkey-1",
     }
     kept = core.read_namespaced_secret("bf-valkey", NAMESPACE, _request_timeout=10)
-    assert base64.b64decode((kept.data or {})["password"]).decode() == password
+    assert base64.b64decode((kept.data or {})["reader"]).decode() == password
 
     again = readme.helm("install", *chart.readme_install(RELEASE, NAMESPACE, readme.info.values_file), "--wait")
     ok(again, "the README's helm install, again")

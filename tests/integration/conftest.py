@@ -3,6 +3,9 @@
 The broker is the local stack's: SASL_SSL with Kafka's authorizer; the services log in as writer and
 consumer, the tests read and make topics as admin (``kafka.client_config()``).
 
+Valkey runs with the chart's users (users.acl): the consumer logs in as "consumer", the reports as
+"reader", the tests' own flushes and checks as "admin".
+
 Each test gets its own topic and consumer group and an empty Valkey; the services run as real processes
 (the same launcher as `make up`) and are stopped after the test, their logs shown when it fails.
 """
@@ -53,6 +56,15 @@ def valkey_client(valkey_server: ValkeyServer) -> Iterator[valkey.Valkey]:
 
 
 @pytest.fixture
+def consumer_client(valkey_client: valkey.Valkey, valkey_server: ValkeyServer) -> Iterator[valkey.Valkey]:
+    """A client logged in as the consumer's user (what the consumer may do: bf:* keys and its scripts), on
+    the emptied Valkey."""
+    client = valkey_server.client(user="consumer")
+    yield client
+    client.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
 def topic(kafka: KafkaBroker) -> str:
     """A topic of the test's own, its dead-letter topic, and the writer's and consumer's ACLs on them and on
     the test's group (group-<topic>)."""
@@ -76,6 +88,7 @@ def pipeline(
         kafka_bootstrap=kafka.bootstrap,
         kafka_users=kafka.service_users(),
         valkey_addr=valkey_server.addr,
+        valkey_users=valkey_server.logins(),
         topic=topic,
         group=f"group-{topic}",
         extra_env={

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import httpx
 import valkey
@@ -21,7 +21,7 @@ from bftools.runtime.process import wait_for
 from blackfriday import keys
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category, sale_from_json, validate_purchase
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 from tests.model import Line
 
 PRODUCTS = {
@@ -91,19 +91,26 @@ def post_one(url: str, body: dict[str, Any], timeout: float = 20) -> Outcome:
     return post_sales(url, [body], 1, timeout)[0]
 
 
-def report_now(valkey_addr: str, focus: str = "Belleza", password: str | None = None) -> dict[str, Any]:
-    with connect(valkey_addr, password) as client:
+class HasValkey(Protocol):
+    """Where a pipeline's Valkey is and how its users log in (a Pipeline)."""
+
+    valkey_addr: str
+
+    def valkey_login(self, user: str = "reader") -> Login: ...
+
+
+def report_now(where: HasValkey, focus: str = "Belleza") -> dict[str, Any]:
+    """The report, read as the read-only reader (as bf-report and Grafana read)."""
+    with connect_as(where.valkey_addr, where.valkey_login("reader")) as client:
         return build_report(read_figures(client, Category[focus]))
 
 
-def wait_total(
-    valkey_addr: str, total: int, timeout: float = 60, focus: str = "Belleza", password: str | None = None
-) -> dict[str, Any]:
+def wait_total(where: HasValkey, total: int, timeout: float = 60, focus: str = "Belleza") -> dict[str, Any]:
     """Wait until the report counts ``total`` sales (never more); return it."""
     seen: dict[str, Any] = {}
 
     def reached() -> bool:
-        seen.update(report_now(valkey_addr, focus, password))
+        seen.update(report_now(where, focus))
         return int(seen["total_sales"]) >= total
 
     if not wait_for(reached, timeout, interval=0.2):
@@ -111,9 +118,9 @@ def wait_total(
     return seen
 
 
-def make_report(valkey_addr: str, focus: str = "Belleza") -> dict[str, Any]:
-    """What `make report` prints for this Valkey (it runs the same bf-report module)."""
-    env = {**os.environ, "VALKEY_ADDR": valkey_addr, "FOCUS_CATEGORY": focus}
+def make_report(where: HasValkey, focus: str = "Belleza") -> dict[str, Any]:
+    """What `make report` prints for this Valkey (it runs the same bf-report module, as the reader)."""
+    env = {**os.environ, "VALKEY_ADDR": where.valkey_addr, "FOCUS_CATEGORY": focus, **where.valkey_login().env()}
     done = subprocess.run(
         [sys.executable, "-m", "blackfriday.report"], env=env, capture_output=True, text=True, timeout=30, check=True
     )
@@ -166,9 +173,8 @@ def assert_each_stored_sale_counted_once(
     assert len(in_kafka) == len(set(in_kafka)), "a sale was written to Kafka twice"
     assert stored <= set(in_kafka)
     assert set(in_kafka) <= stored | maybe
-    password = pipeline.valkey_password
-    report = wait_total(pipeline.valkey_addr, len(in_kafka), password=password)
-    assert report["total_sales"] == len(in_kafka) == report_now(pipeline.valkey_addr, password=password)["total_sales"]
+    report = wait_total(pipeline, len(in_kafka))
+    assert report["total_sales"] == len(in_kafka) == report_now(pipeline)["total_sales"]
     ends = {
         f"{pipeline.topic}/{p}": n - 1
         for p, n in enumerate(partition_ends(pipeline.kafka_config(), pipeline.topic, partitions))

@@ -1,13 +1,14 @@
 """Each panel of the sales dashboard, run on the real Valkey after a real pipeline run, shows `make report`'s figure.
 
 The queries are not written here: each panel's target is taken from the dashboard JSON the chart ships
-and executed as redis-datasource executes it (bftools.dashboard.redisds). A panel on a wrong or empty key fails.
+and executed as redis-datasource executes it (bftools.dashboard.redisds), logged in as Grafana's data source
+logs in: Valkey's read-only "reader". A panel on a wrong or empty key, or one its user may not run, fails.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +17,19 @@ import valkey
 from bftools.chartgen import GRAFANA_FILES
 from bftools.dashboard.redisds import panel_values, run_target, variables
 from bftools.stack.services import Pipeline
+from blackfriday.valkeyconn import connect_as
 from tests.integration.helpers import known_sales, make_report, post_one, post_sales, until, wait_total
 
 pytestmark = pytest.mark.integration
 
 Expectation = Callable[[dict[str, Any]], Any]
+
+
+@pytest.fixture
+def grafana(pipeline: Pipeline, valkey_client: valkey.Valkey) -> Iterator[valkey.Valkey]:
+    """A client logged in as the provisioned data source is (the reader), on the emptied Valkey."""
+    with connect_as(pipeline.valkey_addr, pipeline.valkey_login("reader")) as client:
+        yield client
 
 
 def product(ranked: dict[str, Any]) -> dict[str, float]:
@@ -62,17 +71,17 @@ def shown(panel: dict[str, Any], client: valkey.Valkey, values: dict[str, str]) 
 
 
 @pytest.mark.parametrize("focus", ["Belleza", "Hogar"])
-def test_every_panel_shows_the_reports_figure(pipeline: Pipeline, valkey_client: valkey.Valkey, focus: str) -> None:
+def test_every_panel_shows_the_reports_figure(pipeline: Pipeline, grafana: valkey.Valkey, focus: str) -> None:
     pipeline.start_all()
     first = post_one(
         pipeline.api_url, {"categoria": focus, "producto_id": "Primero", "precio": 10, "cantidad_vendida": 1}
     )
     assert first.stored
-    wait_total(pipeline.valkey_addr, 1)
+    wait_total(pipeline, 1)
     outcomes = [first, *post_sales(pipeline.api_url, known_sales(250, seed=23))]
     assert all(o.stored for o in outcomes)
-    wait_total(pipeline.valkey_addr, len(outcomes))
-    report = make_report(pipeline.valkey_addr, focus)
+    wait_total(pipeline, len(outcomes))
+    report = make_report(pipeline, focus)
 
     dashboard = json.loads((GRAFANA_FILES / "dashboards" / "sales.json").read_text())
     values = {**variables(dashboard), "categoria": focus}  # as the chart sets it from global.focusCategory
@@ -81,23 +90,23 @@ def test_every_panel_shows_the_reports_figure(pipeline: Pipeline, valkey_client:
         if not panel.get("targets") or panel["title"] == "Ventas procesadas por segundo":
             continue
         assert panel["title"] in EXPECTED, f"no expectation for panel {panel['title']!r}"
-        got = shown(panel, valkey_client, values)
+        got = shown(panel, grafana, values)
         assert got == EXPECTED[panel["title"]](report), panel["title"]
         checked.add(panel["title"])
     assert checked == set(EXPECTED)
 
 
-def test_the_throughput_panel_adds_up_to_the_total(pipeline: Pipeline, valkey_client: valkey.Valkey) -> None:
+def test_the_throughput_panel_adds_up_to_the_total(pipeline: Pipeline, grafana: valkey.Valkey) -> None:
     pipeline.start_all()
     outcomes = post_sales(pipeline.api_url, known_sales(200, seed=29))
-    report = wait_total(pipeline.valkey_addr, sum(o.stored for o in outcomes))
+    report = wait_total(pipeline, sum(o.stored for o in outcomes))
     dashboard = json.loads((GRAFANA_FILES / "dashboards" / "sales.json").read_text())
     [panel] = [p for p in dashboard["panels"] if p["title"] == "Ventas procesadas por segundo"]
 
     # A second is written once it is over (all 200 sales may fall in the one still being counted); idle,
     # the consumer closes it: the graph ends with every sale, then falls to zero.
     def settled() -> bool:
-        frames = [run_target(valkey_client, target, variables(dashboard)) for target in panel["targets"]]
+        frames = [run_target(grafana, target, variables(dashboard)) for target in panel["targets"]]
         points = [value for series in panel_values(panel, frames).values() for _, value in series]
         return bool(points) and sum(points) == report["total_sales"] and points[-1] == 0
 

@@ -108,7 +108,7 @@ def test_fuzzed_bodies_the_schema_allows_are_stored_or_refused_by_name_never_5xx
     fuzz()
     assert stored > 0
     assert topic_size(kafka.client_config(), topic, PARTITIONS) == stored  # every 201, and only those, is in Kafka
-    wait_total(running.valkey_addr, stored)
+    wait_total(running, stored)
 
 
 def test_records_that_are_not_sales_go_to_the_dead_letter_topic_and_processing_goes_on(
@@ -124,7 +124,7 @@ def test_records_that_are_not_sales_go_to_the_dead_letter_topic_and_processing_g
         producer.close()
     outcomes = post_sales(running.api_url, [SALE] * 20)
     assert all(o.stored for o in outcomes)
-    wait_total(running.valkey_addr, 20)
+    wait_total(running, 20)
 
     dead = KafkaConsumer(
         f"{topic}-dlq", **kafka.client_config(), auto_offset_reset="earliest", consumer_timeout_ms=20_000
@@ -193,4 +193,4 @@ def test_sales_beyond_the_in_flight_limit_are_shed_at_once_and_throughput_recove
     stored = sum(o.stored for o in results)
     after = post_sales(pipeline.api_url, [SALE] * 50, concurrency=8)
     assert all(o.stored for o in after)  # throughput is back once the writer is
-    wait_total(pipeline.valkey_addr, stored + 50)
+    wait_total(pipeline, stored + 50)

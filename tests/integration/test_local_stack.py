@@ -8,12 +8,16 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import valkey
 
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import wait_for
+from bftools.stack.valkey import ValkeyServer
+from blackfriday.valkeyconn import Login
 from tests.conftest import ROOT
 from tests.integration.helpers import post_sales, wait_total
 
@@ -26,6 +30,22 @@ def gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+@dataclass
+class StackValkey:
+    """The Valkey of a stack started with ``stack_env``: its address, and its users' logins."""
+
+    valkey_addr: str
+    server: ValkeyServer
+
+    def valkey_login(self, user: str = "reader") -> Login:
+        return self.server.login(user)
+
+
+def local_stack(env: dict[str, str]) -> StackValkey:
+    port = int(env["BF_VALKEY_PORT"])
+    return StackValkey(f"127.0.0.1:{port}", ValkeyServer(Path(env["BF_STATE_DIR"]) / "local" / "valkey", port))
 
 
 @pytest.fixture
@@ -60,13 +80,17 @@ def test_up_report_down(stack_env: dict[str, str]) -> None:
 
     body = {"categoria": "Hogar", "producto_id": "Sofa", "precio": 499.99, "cantidad_vendida": 2}
     assert post_sales(api, [body])[0].status == 201
-    wait_total(f"127.0.0.1:{stack_env['BF_VALKEY_PORT']}", 1)
+    wait_total(local_stack(stack_env), 1)
     report = make("report", stack_env)
     assert report.returncode == 0, report.stderr
     figures = json.loads(report.stdout)
     assert figures["total_sales"] == 1
     assert figures["best_product"] == {"id": "Sofa", "units": 2}
     assert figures["max_price"] == 499.99
+    # The stack's Valkey takes no client without a login (it once let anyone on the machine write bf:*).
+    anonymous = valkey.Valkey(port=int(stack_env["BF_VALKEY_PORT"]), socket_timeout=5)
+    with anonymous, pytest.raises(valkey.exceptions.AuthenticationError):
+        anonymous.set("bf:sales:total", 10**6)
 
     state = json.loads((Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json").read_text())
     pids = [p["pid"] for p in state["procs"].values()]

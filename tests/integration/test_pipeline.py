@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
@@ -36,16 +37,16 @@ def test_known_sales_give_exactly_the_expected_report(pipeline: Pipeline) -> Non
         pipeline.api_url, {"categoria": "belleza", "producto_id": "Base-Liquida", "precio": 99.5, "cantidad_vendida": 1}
     )
     assert first.status == 201, first.answer
-    wait_total(pipeline.valkey_addr, 1)
+    wait_total(pipeline, 1)
     outcomes = [first, *post_sales(pipeline.api_url, bodies)]
     assert [o.status for o in outcomes] == [201] * len(outcomes), {o.status for o in outcomes}
     assert len({o.answer["id"] for o in outcomes}) == len(outcomes)
 
-    wait_total(pipeline.valkey_addr, len(outcomes))
+    wait_total(pipeline, len(outcomes))
     expected = expected_report(
         [o.line() for o in outcomes], "Belleza", "Base-Liquida", tracked_prices(outcomes, "Base-Liquida")
     )
-    assert make_report(pipeline.valkey_addr) == expected
+    assert make_report(pipeline) == expected
 
 
 def test_bad_inputs_get_4xx_and_nothing_is_counted(pipeline: Pipeline, kafka: KafkaBroker, topic: str) -> None:
@@ -78,7 +79,7 @@ def test_bad_inputs_get_4xx_and_nothing_is_counted(pipeline: Pipeline, kafka: Ka
 
     good = post_one(pipeline.api_url, {"categoria": 2, "producto_id": "Jeans", "precio": 10, "cantidad_vendida": 1})
     assert good.status == 201
-    report = wait_total(pipeline.valkey_addr, 1)
+    report = wait_total(pipeline, 1)
     assert report["total_sales"] == 1
     assert list(report["categories"]) == ["Ropa"]
     assert topic_size(kafka.client_config(), topic, PARTITIONS) == 1  # nothing but the good sale reached Kafka
@@ -90,14 +91,14 @@ def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
     first = post_one(
         pipeline.api_url, {"categoria": 4, "producto_id": "Labial-Matte", "precio": 50, "cantidad_vendida": 1}
     )
-    wait_total(pipeline.valkey_addr, 1)
+    wait_total(pipeline, 1)
     outcomes = [first, *post_sales(pipeline.api_url, known_sales(600, seed=7), concurrency=24)]
     assert all(o.stored for o in outcomes)
-    wait_total(pipeline.valkey_addr, len(outcomes))
+    wait_total(pipeline, len(outcomes))
     expected = expected_report(
         [o.line() for o in outcomes], "Belleza", "Labial-Matte", tracked_prices(outcomes, "Labial-Matte")
     )
-    assert make_report(pipeline.valkey_addr) == expected
+    assert make_report(pipeline) == expected
     applied = [
         metric(f"http://127.0.0.1:{pipeline.consumer_ports[c]}/metrics", 'bf_consumer_records_total{outcome="applied"}')
         for c in ("consumer", "consumer-2")
@@ -107,7 +108,7 @@ def test_two_consumers_keep_every_aggregate_exact(pipeline: Pipeline) -> None:
 
 
 def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[str]:
-    """`bf-smoke sale` as the helm test pod runs it, against this pipeline."""
+    """`bf-smoke sale` as the helm test pod runs it (as Valkey's read-only reader), against this pipeline."""
     argv = [
         sys.executable,
         "-m",
@@ -118,7 +119,8 @@ def smoke_sale(pipeline: Pipeline, timeout: int) -> subprocess.CompletedProcess[
         f"--topic={pipeline.topic}",
         f"--timeout={timeout}",
     ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False)
+    env = {**os.environ, **pipeline.valkey_login("reader").env()}
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False, env=env)
 
 
 def test_the_helm_smoke_check_passes_on_a_real_pipeline(pipeline: Pipeline) -> None:
@@ -149,4 +151,4 @@ def test_a_consumer_started_before_its_topic_exists_consumes_once_it_does(
         pipeline.start(name)
     outcomes = post_sales(pipeline.api_url, known_sales(50, seed=9))
     assert all(o.stored for o in outcomes)
-    assert wait_total(pipeline.valkey_addr, len(outcomes))["total_sales"] == len(outcomes)
+    assert wait_total(pipeline, len(outcomes))["total_sales"] == len(outcomes)

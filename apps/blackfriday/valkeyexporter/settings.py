@@ -15,7 +15,9 @@ class ExporterSettings(s.FromEnv):
     valkey_addrs: list[str] = s.hostports(
         "VALKEY_ADDRS", "localhost:6379", "every Valkey server to report on, host:port,... (each pod, not Sentinel)"
     )
-    valkey_password: str | None = s.secret("VALKEY_PASSWORD", "Valkey's password (none by default); never logged")
+    valkey_user: str = s.valkey_user()
+    valkey_password: str | None = s.valkey_password()
+    valkey_ca_file: str = s.valkey_ca_file()
     metrics_host: str = s.text("METRICS_HOST", "0.0.0.0", "address of the metrics server", wired=True)  # noqa: S104
     metrics_port: int = s.port("METRICS_PORT", 9121, "HTTP: /metrics, /healthz, /readyz")
     timeout_seconds: float = s.number(

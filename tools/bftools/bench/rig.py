@@ -21,9 +21,8 @@ from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, spawn, wait_for, wait_ready
 from bftools.stack.kafka import KafkaBroker
 from bftools.stack.services import Pipeline, http_ok
-from bftools.stack.valkey import ValkeyServer
+from bftools.stack.valkey import ADMIN, CONSUMER, ValkeyServer
 from blackfriday import keys
-from blackfriday.valkeyconn import connect
 
 PARTITIONS = 3
 
@@ -64,8 +63,13 @@ class Rig:
             self.kafka.grant_pipeline(topic, group)
         return {"KAFKA_BROKERS": self.kafka.bootstrap, "KAFKA_TOPIC": topic, **self.kafka.security(user).env()}
 
-    def client(self) -> Valkey:
-        return connect(self.valkey.addr, None)
+    def client(self, user: str = ADMIN) -> Valkey:
+        """A client of the rig's Valkey, as the admin (flushes between rows) or another of its users."""
+        return self.valkey.client(user=user)
+
+    def valkey_env(self, user: str = CONSUMER) -> dict[str, str]:
+        """VALKEY_ADDR and the login of ``user`` for a bench process."""
+        return {"VALKEY_ADDR": self.valkey.addr, **self.valkey.login(user).env()}
 
     def flush(self) -> None:
         with self.client() as client:
@@ -83,6 +87,7 @@ class Rig:
             kafka_bootstrap=self.kafka.bootstrap,
             kafka_users=self.kafka.service_users(),
             valkey_addr=self.valkey.addr,
+            valkey_users=self.valkey.logins(),
             topic=topic,
             group=group,
             extra_env={name: {"LOG_LEVEL": "WARNING", **values} for name, values in (env or {}).items()},
@@ -92,11 +97,16 @@ class Rig:
         """Valkey again, empty, with another durability setting (None: no AOF)."""
         self.valkey.stop()
         home = self.home / f"valkey-{appendfsync or 'noaof'}-{uuid.uuid4().hex[:4]}"
-        self.valkey = ValkeyServer(home, free_port(), appendfsync=appendfsync)
+        self.valkey = ValkeyServer(home, free_port(), appendfsync=appendfsync, credentials=self.valkey.credentials_file)
         self.valkey.start(self.home / "logs" / "valkey.log")
 
     def add_replica(self) -> Proc:
-        replica = ValkeyServer(self.home / f"replica-{uuid.uuid4().hex[:4]}", free_port(), replica_of=self.valkey.addr)
+        replica = ValkeyServer(
+            self.home / f"replica-{uuid.uuid4().hex[:4]}",
+            free_port(),
+            replica_of=self.valkey.addr,
+            credentials=self.valkey.credentials_file,
+        )
         proc = replica.start(self.home / "logs" / "valkey-replica.log")
         self.extra.append(proc)
         return proc

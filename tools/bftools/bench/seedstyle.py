@@ -6,7 +6,8 @@ writer did), and a consumer that makes about a dozen Valkey round trips per sale
 aggregates, without the Lua script and without deduplication).
 
     python -m bftools.bench.seedstyle writer      (LISTEN_PORT, KAFKA_BROKERS, KAFKA_TOPIC)
-    python -m bftools.bench.seedstyle consumer    (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, VALKEY_ADDR)
+    python -m bftools.bench.seedstyle consumer    (KAFKA_BROKERS, KAFKA_TOPIC, KAFKA_GROUP, VALKEY_ADDR,
+                                                   VALKEY_USER, VALKEY_PASSWORD)
 
 Both log in to Kafka as the services do (KAFKA_SECURITY_PROTOCOL, KAFKA_USERNAME, ...: blackfriday.kafkaconn).
 """
@@ -29,7 +30,7 @@ from blackfriday.grpcwire import SERVICE_NAME, sale_from_proto, stored_reply
 from blackfriday.kafkaconn import KafkaSecurity
 from blackfriday.pb import product_sale_pb2, product_sale_pb2_grpc
 from blackfriday.sale import Sale, Stored, sale_from_json
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 
 
 class SeedWriter(product_sale_pb2_grpc.ProductSaleServiceServicer):
@@ -95,7 +96,7 @@ def apply_seed_style(client: Any, sale: Sale) -> None:
 def consumer() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    client = connect(os.environ["VALKEY_ADDR"], None)
+    client = connect_as(os.environ["VALKEY_ADDR"], Login.from_env(os.environ))
     source = KafkaConsumer(
         os.environ["KAFKA_TOPIC"],
         bootstrap_servers=os.environ["KAFKA_BROKERS"],

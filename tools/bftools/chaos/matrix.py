@@ -24,7 +24,7 @@ from bftools.runtime.ports import free_port
 from bftools.runtime.process import NotReady, Proc, die_with_this_process, spawn, wait_for
 from bftools.stack.services import Pipeline
 from bftools.stack.stack import Stack
-from blackfriday.valkeyconn import connect
+from bftools.stack.valkey import READER
 
 
 def faults(hold: float, broker_hold: float) -> list[Fault]:
@@ -83,7 +83,8 @@ class Chaos:
             finally:
                 proc.signal(signal.SIGCONT)
         elif fault.kind == "pause":
-            with connect(f"127.0.0.1:{self.stack.state()['ports']['valkey']}", None) as client:  # type: ignore[index]
+            admin = self.stack.valkey(self.stack.state()["ports"])  # type: ignore[index]
+            with admin.client() as client:  # CLIENT PAUSE: the admin's
                 client.execute_command("CLIENT", "PAUSE", int(fault.hold * 1000), "ALL")
             time.sleep(fault.hold)  # the pause itself
         else:  # scale: a second consumer joins the group, then leaves it
@@ -135,7 +136,7 @@ def run(
             row.ended = time.monotonic()
         load.stop()
         say("chaos: load stopped; waiting for the consumer to count every stored sale ...")
-        with connect(f"127.0.0.1:{ports['valkey']}", None) as client:
+        with stack.valkey(ports).client(user=READER) as client:
             created = [e.product for e in load.ledger if e.status == 201]
             wait_for(lambda: len(unit_counts(client, created)) == len(created), 120, interval=1.0)
             counts = unit_counts(client, [e.product for e in load.ledger])

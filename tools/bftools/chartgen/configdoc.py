@@ -38,7 +38,8 @@ does not read fails `helm install` with a message naming it.
 OUTRO: Final = """
 ## report (`bf-report`, `make report`)
 
-`VALKEY_ADDR`, `VALKEY_PASSWORD`, `VALKEY_DB` as for the consumer, and `FOCUS_CATEGORY` (default
+`VALKEY_ADDR`, `VALKEY_USER` (a user that may read the `bf:` keys: the chart's read-only `reader`),
+`VALKEY_PASSWORD`, `VALKEY_DB` as for the consumer, and `FOCUS_CATEGORY` (default
 `Belleza`, 1-4 or a name): the category of the report's `focus` section.
 
 ## Local stack (`make up`, `make demo`)
@@ -46,7 +47,8 @@ OUTRO: Final = """
 | variable | default | meaning |
 |---|---|---|
 | `BF_API_PORT` | `8080` | the api on 127.0.0.1 |
-| `BF_VALKEY_PORT` | `6379` | Valkey on 127.0.0.1 |
+| `BF_VALKEY_PORT` | `6379` | Valkey on 127.0.0.1, with the chart's users \
+([valkey-keys.md](valkey-keys.md#who-may-do-what)); their passwords in `.stack/local/valkey/users.json` |
 | `BF_KAFKA_PORT` | `9092` | Kafka on 127.0.0.1, SASL_SSL only ([kafka-access.md](kafka-access.md)); its controller \
 port is picked free |
 | `BF_KAFKA_PARTITIONS` | `3` | partitions of `sales-topic` |

@@ -554,8 +554,20 @@ UMBRELLA: Final = {
                         {
                             "auth": obj(
                                 {
-                                    "existingSecret": string(),
-                                    "existingSecretPasswordKey": string("its key of the password", minLength=1),
+                                    "existingSecret": string(
+                                        "a Secret with a key per Valkey user (consumer, reader, monitor, replica, "
+                                        "sentinel, admin) holding its password; empty: the chart makes one",
+                                        pattern=SECRET_NAME_PATTERN,
+                                    ),
+                                }
+                            ),
+                            "tls": obj(
+                                {
+                                    "enabled": flag("TLS to Valkey and its Sentinels"),
+                                    "existingSecret": string(
+                                        "the Secret with tls.crt, tls.key and ca.crt; required with TLS",
+                                        pattern=SECRET_NAME_PATTERN,
+                                    ),
                                 }
                             ),
                             "sentinel": obj(

@@ -16,7 +16,6 @@ return, or figures that stood still more than 15 s. --short runs the rows make t
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import subprocess
@@ -197,15 +196,10 @@ def _install(cluster: Cluster, info: ClusterInfo, api: client.ApiClient, run_id:
     say(f"installed and ready in {time.monotonic() - mark:.0f}s")
 
 
-def _password(api: client.ApiClient) -> str:
-    secret = client.CoreV1Api(api).read_namespaced_secret(f"{RELEASE}-valkey", NAMESPACE, _request_timeout=10)
-    return base64.b64decode((secret.data or {})["password"]).decode()
-
-
 def _matrix(
     cluster: Cluster, info: ClusterInfo, target: Release, plan: Plan, run_id: str, say: Say, started: float
 ) -> Outcome:
-    sentinels = Sentinels(target, _password(target.api))
+    sentinels = Sentinels(target, release.valkey_login(target.api, NAMESPACE, RELEASE))
     ip = release.service_ip(target.api, NAMESPACE, f"{RELEASE}-api")
     load = Load(f"http://{ip}:8080", rate=plan.rate, concurrency=plan.concurrency, allowed=(ip,), prefix=f"{run_id}-")
     stillness = Stillness(operations.counted(sentinels)).start()

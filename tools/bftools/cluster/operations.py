@@ -22,7 +22,7 @@ from bftools.cluster.cluster import Cluster
 from bftools.cluster.config import REGISTRY, ClusterError
 from bftools.cluster.images import MANIFEST_TYPES
 from bftools.runtime.process import wait_for
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 
 #: How long a rollout or a replacement may take before the row fails.
 SETTLED: float = 240.0
@@ -114,11 +114,13 @@ def delete_pod(release: Release, component: str) -> str:
 
 
 class Sentinels:
-    """The release's Valkey, found through its Sentinels (by the cluster's DNS: run inside the namespace)."""
+    """The release's Valkey, found through its Sentinels (by the cluster's DNS: run inside the namespace).
+    ``login``: the read-only "reader" is all it needs (the Sentinels tell it where the primary is, and the
+    chaos matrix only reads the figures)."""
 
-    def __init__(self, release: Release, password: str, primary_name: str = "bf") -> None:
+    def __init__(self, release: Release, login: Login, primary_name: str = "bf") -> None:
         self.release = release
-        self.password = password
+        self.login = login
         self.primary_name = primary_name
         self.service = f"{release.name}-valkey-sentinel.{release.namespace}"
 
@@ -129,7 +131,13 @@ class Sentinels:
     def primary_pod(self) -> str | None:
         """The pod the Sentinels name primary (None: no answer now)."""
         try:
-            with valkey.Valkey(host=self.service, port=26379, password=self.password, socket_timeout=3) as sentinel:
+            with valkey.Valkey(
+                host=self.service,
+                port=26379,
+                username=self.login.user or None,
+                password=self.login.password,
+                socket_timeout=3,
+            ) as sentinel:
                 answer = sentinel.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.primary_name)
         except (valkey.ValkeyError, OSError):
             return None
@@ -139,7 +147,7 @@ class Sentinels:
         return host.split(".", 1)[0]
 
     def client(self) -> valkey.Valkey:
-        return connect(self.addr, self.password, timeout=5)
+        return connect_as(self.addr, self.login, timeout=5)
 
 
 def delete_valkey_primary(release: Release, sentinels: Sentinels) -> str:

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from bftools.cluster.config import ClusterError, MissingPrerequisite
 from bftools.cluster.shell import in_netns, in_netns_dns, run
 from bftools.runtime.paths import ROOT
+from blackfriday.valkeyconn import Login
 
 #: Built by scripts/setup helm.
 HELM: Final = ROOT / ".cache" / "bin" / "helm"
@@ -105,13 +106,23 @@ def valkey_addr(api: client.ApiClient, namespace: str, release: str) -> str:
     return f"{release}-valkey-primary.{namespace}:6379"
 
 
-def valkey_env(api: client.ApiClient, namespace: str, release: str) -> dict[str, str]:
-    """VALKEY_ADDR (valkey_addr) and VALKEY_PASSWORD (from the release's Secret) for bf-report."""
+def valkey_login(api: client.ApiClient, namespace: str, release: str, user: str = "reader") -> Login:
+    """How one of the release's Valkey users logs in (its password from the release's Secret, a key per user):
+    the read-only "reader" by default, what every tool that only reads the figures needs."""
     secret = client.CoreV1Api(api).read_namespaced_secret(f"{release}-valkey", namespace, _request_timeout=10)
-    encoded = (secret.data or {}).get("password")
+    encoded = (secret.data or {}).get(user)
     if not encoded:
-        raise ClusterError(f"the Secret {namespace}/{release}-valkey has no key password")
-    return {"VALKEY_ADDR": valkey_addr(api, namespace, release), "VALKEY_PASSWORD": base64.b64decode(encoded).decode()}
+        raise ClusterError(
+            f"the Secret {namespace}/{release}-valkey has no key {user} (a release from before Valkey's users: "
+            "helm upgrade adds them)"
+        )
+    return Login(user, base64.b64decode(encoded).decode())
+
+
+def valkey_env(api: client.ApiClient, namespace: str, release: str, user: str = "reader") -> dict[str, str]:
+    """VALKEY_ADDR (valkey_addr), VALKEY_USER and VALKEY_PASSWORD (the reader's, from the release's Secret) for
+    bf-report."""
+    return {"VALKEY_ADDR": valkey_addr(api, namespace, release), **valkey_login(api, namespace, release, user).env()}
 
 
 def report(api: client.ApiClient, namespace: str, release: str, focus: str | None = None) -> dict[str, Any]:

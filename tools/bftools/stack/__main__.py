@@ -15,7 +15,7 @@ from bftools.runtime.ports import PortTaken
 from bftools.runtime.process import NotReady
 from bftools.stack.demo import run_demo
 from bftools.stack.stack import Stack, StackError, endpoints, valkey_env
-from blackfriday.valkeyconn import connect
+from blackfriday.valkeyconn import Login, connect_as
 
 
 def _positive(text: str) -> int:
@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not stack.running():
                 raise StackError("the local stack is not running: start it with make up")
             env = valkey_env(stack, os.environ)
-            with connect(env["VALKEY_ADDR"], None) as client:
+            with connect_as(env["VALKEY_ADDR"], Login.from_env(env)) as client:
                 write_snapshot(
                     client, args.png, {"categoria": env["FOCUS_CATEGORY"], "carnet": os.environ.get("BF_CARNET", "")}
                 )

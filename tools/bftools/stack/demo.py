@@ -10,13 +10,13 @@ from bftools.dashboard.snapshot import write_snapshot
 from bftools.runtime.process import wait_for
 from bftools.stack.loadtest import LocustResult, run_locust
 from bftools.stack.stack import Stack
+from bftools.stack.valkey import READER, ValkeyServer
 from blackfriday.report import build_report, read_figures
 from blackfriday.sale import Category
-from blackfriday.valkeyconn import connect
 
 
-def _report(valkey_port: int, focus: Category) -> dict[str, Any]:
-    with connect(f"127.0.0.1:{valkey_port}", None) as client:
+def _report(valkey: ValkeyServer, focus: Category) -> dict[str, Any]:
+    with valkey.client(user=READER) as client:
         return build_report(read_figures(client, focus))
 
 
@@ -61,6 +61,7 @@ def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate
     stack = Stack("demo")
     stack.down()  # what an interrupted demo may have left
     ports = stack.up(environ, fresh=True).ports
+    valkey = stack.valkey(ports)
     focus = Category.parse((stack.state() or {}).get("settings", {}).get("focus", "Belleza"))
     logs = stack.home / "logs"
     try:
@@ -73,10 +74,10 @@ def run_demo(environ: Mapping[str, str], *, seconds: int, users: int, spawn_rate
             log=logs / "locust.log",
         )
         # The consumer trails the api by a batch or two: wait until it has counted every stored sale.
-        wait_for(lambda: _report(ports["valkey"], focus)["total_sales"] >= locust.successes, 60, interval=0.5)
-        report = _report(ports["valkey"], focus)
+        wait_for(lambda: _report(valkey, focus)["total_sales"] >= locust.successes, 60, interval=0.5)
+        report = _report(valkey, focus)
         text = summary(report, locust, seconds, users)
-        with connect(f"127.0.0.1:{ports['valkey']}", None) as client:
+        with valkey.client(user=READER) as client:
             write_snapshot(client, png, {"categoria": focus.name, "carnet": environ.get("BF_CARNET", "")})
         text += f"\n\nDashboard snapshot (the Grafana panels drawn from the same queries): {png}"
         exact = report["total_sales"] == locust.successes

@@ -13,6 +13,7 @@ from typing import Any
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, spawn, wait_ready
 from blackfriday.kafkaconn import KafkaSecurity
+from blackfriday.valkeyconn import Login
 
 MODULES = {
     "api": "blackfriday.api.main",
@@ -40,7 +41,9 @@ class Pipeline:
     #: How each Kafka user logs in: "writer" and "consumer" (their services), "admin" (tests, tools).
     #: Empty: PLAINTEXT, no login.
     kafka_users: dict[str, KafkaSecurity] = field(default_factory=dict)
-    valkey_password: str | None = None
+    #: How each Valkey user logs in: "consumer" (the consumer's), "reader" (reports), "admin" (tests, tools).
+    #: Empty: no login (a Valkey without users).
+    valkey_users: dict[str, Login] = field(default_factory=dict)
     valkey_db: int = 0
     topic: str = "sales-topic"
     group: str = "black-friday-group"
@@ -62,6 +65,10 @@ class Pipeline:
         security = self.kafka_users.get(user, KafkaSecurity())
         return {"bootstrap_servers": self.kafka_bootstrap, **security.client_config()}
 
+    def valkey_login(self, user: str = "reader") -> Login:
+        """How one of Valkey's users logs in (no login when the Valkey has no users)."""
+        return self.valkey_users.get(user, Login())
+
     def env(self, service: str, instance: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
@@ -76,8 +83,10 @@ class Pipeline:
             VALKEY_ADDR=self.valkey_addr,
             VALKEY_DB=str(self.valkey_db),
         )
-        if self.valkey_password:
-            env["VALKEY_PASSWORD"] = self.valkey_password
+        for name in ("VALKEY_USER", "VALKEY_PASSWORD"):
+            env.pop(name, None)  # only the consumer logs in to Valkey, as its own user
+        if service == "consumer":
+            env.update(self.valkey_login("consumer").env())
         if service in ("writer", "consumer"):
             env.update(self.kafka_users.get(service, KafkaSecurity()).env())
         if service == "api":

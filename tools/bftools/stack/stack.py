@@ -23,7 +23,7 @@ from bftools.runtime.ports import ensure_free, free_port
 from bftools.runtime.process import Proc
 from bftools.stack.kafka import DEAD_LETTER_TOPIC, GROUP, SALES_TOPIC, KafkaBroker
 from bftools.stack.services import Pipeline
-from bftools.stack.valkey import ValkeyServer
+from bftools.stack.valkey import READER, ValkeyServer
 
 #: Ports a user reaches, each overridable by its variable; the others are picked free at the first start.
 PORT_VARIABLES: Final = {
@@ -160,7 +160,7 @@ class Stack:
         """Start ``names`` in order on the recorded ports, saving the state after each one."""
         partitions = int(settings.get("partitions", 3))
         kafka = self.kafka(ports, partitions)
-        valkey = ValkeyServer(self.home / "valkey", ports["valkey"])
+        valkey = self.valkey(ports)
         pipeline: Pipeline | None = None  # made once Kafka has its credentials
         for name in names:
             if name == "valkey":
@@ -181,6 +181,10 @@ class Stack:
         """The stack's broker (its credentials and CA are in its home once it has started)."""
         return KafkaBroker(self.home / "kafka", ports["kafka"], ports["kafka_controller"], partitions=partitions)
 
+    def valkey(self, ports: Mapping[str, int]) -> ValkeyServer:
+        """The stack's Valkey (its users' passwords are in its home once it has started)."""
+        return ValkeyServer(self.home / "valkey", ports["valkey"])
+
     def _pipeline(self, ports: Mapping[str, int]) -> Pipeline:
         kafka = self.kafka(ports)
         return Pipeline(
@@ -188,6 +192,7 @@ class Stack:
             kafka_bootstrap=kafka.bootstrap,
             kafka_users=kafka.service_users(),
             valkey_addr=f"127.0.0.1:{ports['valkey']}",
+            valkey_users=self.valkey(ports).logins(),
             topic=SALES_TOPIC,
             group=GROUP,
             api_port=ports["api"],
@@ -231,7 +236,8 @@ def endpoints(ports: Mapping[str, int]) -> str:
     return "\n".join(
         [
             f"  api       http://127.0.0.1:{ports['api']}/purchase   (POST a sale; GET /healthz /readyz /metrics)",
-            f"  valkey    127.0.0.1:{ports['valkey']}",
+            f"  valkey    127.0.0.1:{ports['valkey']}   (users: make report logs in as reader; passwords in "
+            f"{paths.STATE}/<stack>/valkey/users.json)",
             f"  kafka     127.0.0.1:{ports['kafka']}   (SASL_SSL; topics {SALES_TOPIC}, {DEAD_LETTER_TOPIC})",
             f"  bridge    http://127.0.0.1:{ports.get('bridge', '?')}",
             f"  writer    127.0.0.1:{ports.get('writer', '?')} (gRPC), metrics :{ports.get('writer_metrics', '?')}",
@@ -240,11 +246,13 @@ def endpoints(ports: Mapping[str, int]) -> str:
     )
 
 
-def valkey_env(stack: Stack, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for bf-report against this stack's Valkey (or BF_VALKEY_PORT when not running)."""
+def valkey_env(stack: Stack, environ: Mapping[str, str], user: str = READER) -> dict[str, str]:
+    """The environment for bf-report against this stack's Valkey (or BF_VALKEY_PORT when not running), logged
+    in as ``user`` (the read-only reader by default)."""
     state = stack.state() or {}
     port = state.get("ports", {}).get("valkey") or _port(environ, "valkey")
     env = dict(os.environ)
     env["VALKEY_ADDR"] = f"127.0.0.1:{port}"
+    env.update(stack.valkey({"valkey": port}).login(user).env())
     env.setdefault("FOCUS_CATEGORY", state.get("settings", {}).get("focus", "Belleza"))
     return env

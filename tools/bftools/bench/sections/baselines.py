@@ -47,7 +47,7 @@ def seed_chain(rig: Rig, options: Options) -> list[Row]:
     consumer = rig.module(
         "seed-consumer",
         "bftools.bench.seedstyle consumer",
-        {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, "VALKEY_ADDR": rig.valkey.addr},
+        {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, **rig.valkey_env()},
     )
     script = wrk_script(rig.home)
     with services(pipeline, ["bridge", "api"]):

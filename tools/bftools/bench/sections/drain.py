@@ -94,7 +94,7 @@ def _seed_drain(rig: Rig, topic: str, options: Options) -> Row:
     """The seed-style consumer (a dozen round trips per sale) over a fixed window: its rate."""
     rig.flush()
     group = f"seed-drain-{topic}"
-    env = {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, "VALKEY_ADDR": rig.valkey.addr}
+    env = {**rig.kafka_env("consumer", topic, group), "KAFKA_GROUP": group, **rig.valkey_env()}
     proc = rig.module("seed-consumer", "bftools.bench.seedstyle consumer", env)
     wait_for(lambda: rig.counted() > 0, 60, interval=0.05)
     first, first_at = rig.counted(), time.monotonic()

@@ -5,6 +5,7 @@
 {{- $values := $ctx.Values -}}
 {{- include "bf.service.validateGrace" $ctx -}}
 {{- include "bf.kafka.refusePasswordValue" $ctx -}}
+{{- include "bf.valkey.refusePasswordValue" $ctx -}}
 {{- $ports := include "bf.componentPorts" $ctx.Chart.Name | fromYaml -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -99,12 +100,22 @@ spec:
             {{- . | nindent 12 }}
             {{- end }}
             {{- end }}
+            {{- if eq $ctx.Chart.Name "consumer" }}
+            {{- with include "bf.valkey.caVolumeMount" $ctx }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: 64Mi
         {{- if include "bf.kafka.isClient" $ctx }}
         {{- with include "bf.kafka.caVolume" $ctx }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- end }}
+        {{- if eq $ctx.Chart.Name "consumer" }}
+        {{- with include "bf.valkey.caVolume" $ctx }}
         {{- . | nindent 8 }}
         {{- end }}
         {{- end }}

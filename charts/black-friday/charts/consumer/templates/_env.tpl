@@ -10,5 +10,8 @@
   value: {{ include "bf.kafka.consumerGroup" . | quote }}
 - name: VALKEY_ADDR
   value: {{ include "bf.address.valkey" . | quote }}
-{{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
+{{ include "bf.valkey.userEnv" (dict "ctx" . "user" "consumer") }}
+{{- with include "bf.valkey.tlsEnv" . }}
+{{ . }}
+{{- end }}
 {{- end -}}

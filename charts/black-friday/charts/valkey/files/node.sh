@@ -8,23 +8,39 @@
 #   SENTINEL=0: node 0 is the primary. Node 0 without data while a peer holds data copies it first: the
 #               peer stops following it, node 0 replicates the peer, then takes the primary's place again.
 # Environment: NODES (host:port:sentinel-port of every node, node 0 first), NODE_INDEX (default: the pod
-# name's ordinal), VALKEY_PASSWORD, VALKEY_CONFIG (the base configuration), DATA_DIR, SENTINEL,
-# SENTINEL_NAME. The password reaches valkey-cli through REDISCLI_AUTH, never its command line.
+# name's ordinal), VALKEY_CONFIG (the base configuration), VALKEY_ACL (users.acl: each user's rules),
+# VALKEY_USERS_DIR (the Secret: a file per user holding its password), DATA_DIR, SENTINEL, SENTINEL_NAME.
+# The script logs in as admin; the password reaches valkey-cli through REDISCLI_AUTH, never its command line.
+# VALKEY_TLS_DIR (tls.crt, tls.key, ca.crt), when set: TLS only, on the same port, replication included.
 set -eu
 umask 077
 
 : "${DATA_DIR:=/data}" "${VALKEY_CONFIG:=/etc/valkey/valkey.conf}" "${SENTINEL:=0}" "${SENTINEL_NAME:=bf}"
 : "${NODE_INDEX:=${POD_NAME##*-}}" "${RUN_DIR:=/tmp}"
-export REDISCLI_AUTH="${VALKEY_PASSWORD}"
+: "${VALKEY_ACL:=/etc/valkey/users.acl}" "${VALKEY_USERS_DIR:=/etc/valkey/users}"
 
 say() { printf 'valkey-node: %s\n' "$*" >&2; }
+password() { cat "$VALKEY_USERS_DIR/$1"; }
+# The "user" lines of an ACL rules file: each user on, with its password's SHA-256 (no password is written
+# down); the default user off: no client gets in without a login.
+acl_users() {
+  echo "user default reset off"
+  grep -v '^[[:space:]]*\(#\|$\)' "$1" | while read -r name rules; do
+    [ -s "$VALKEY_USERS_DIR/$name" ] || { say "no password for the Valkey user $name in $VALKEY_USERS_DIR"; exit 1; }
+    echo "user $name reset on #$(printf '%s' "$(password "$name")" | sha256sum | cut -d' ' -f1) $rules"
+  done
+}
+REDISCLI_AUTH="$(password admin)"
+export REDISCLI_AUTH
 field() { echo "$1" | cut -d: -f"$2"; }
 node() { echo "$NODES" | tr ' ' '\n' | grep -v '^$' | sed -n "$(($1 + 1))p"; }
 count=$(echo "$NODES" | tr ' ' '\n' | grep -vc '^$')
 self=$(node "$NODE_INDEX")
 host=$(field "$self" 1)
 port=$(field "$self" 2)
-cli() { valkey-cli --no-auth-warning "$@" 2>/dev/null; }
+tls=""; [ -z "${VALKEY_TLS_DIR:-}" ] || tls="--tls --cacert $VALKEY_TLS_DIR/ca.crt"
+# shellcheck disable=SC2086 # $tls: its words
+cli() { valkey-cli --no-auth-warning --user admin $tls "$@" 2>/dev/null; }
 info_field() { cli -h "$1" -p "$2" info "$3" | tr -d '\r' | sed -n "s/^$4://p"; }
 
 # A volume this server never ran on (no append-only file) holds no data.
@@ -89,10 +105,22 @@ fi
 
 {
   cat "$VALKEY_CONFIG"
-  echo "port $port"
+  if [ -n "${VALKEY_TLS_DIR:-}" ]; then
+    echo "port 0"
+    echo "tls-port $port"
+    echo "tls-cert-file $VALKEY_TLS_DIR/tls.crt"
+    echo "tls-key-file $VALKEY_TLS_DIR/tls.key"
+    echo "tls-ca-cert-file $VALKEY_TLS_DIR/ca.crt"
+    echo "tls-auth-clients no"  # clients prove who they are with their user's password
+    echo "tls-replication yes"
+  else
+    echo "port $port"
+  fi
   echo "dir $DATA_DIR"
-  echo "requirepass ${VALKEY_PASSWORD}"
-  echo "masterauth ${VALKEY_PASSWORD}"
+  acl_users "$VALKEY_ACL"
+  # Any node may become a replica (a failover): each follows its primary as the replication user.
+  echo "primaryuser replica"
+  echo "primaryauth $(password replica)"
   echo "replica-announce-ip $host"
   echo "replica-announce-port $port"
   if [ -n "$primary" ]; then echo "replicaof $primary"; fi

@@ -71,8 +71,54 @@ release asks for other volumes than the values do. (lookup answers only against 
   value: {{ ternary "1" "0" (eq (include "bf.valkey.sentinel" .) "true") | quote }}
 - name: SENTINEL_NAME
   value: {{ include "bf.valkey.primaryName" . | quote }}
-{{ include "bf.valkey.passwordEnv" (dict "ctx" .) }}
-{{ include "bf.valkey.passwordEnv" (dict "ctx" . "name" "REDISCLI_AUTH") }}
+{{- if include "bf.valkey.tls" . }}
+- name: VALKEY_TLS_DIR
+  value: /etc/valkey/tls
+{{- end }}
+{{- end -}}
+
+{{/*
+A probe's command: valkey-cli PING as the "monitor" user (PING, INFO, ROLE and nothing else), its password
+read from the mounted Secret into REDISCLI_AUTH (never the command line). (list ctx port pattern)
+*/}}
+{{- define "valkey.probe" -}}
+{{- $ctx := index . 0 -}}
+{{- $tls := include "bf.valkey.cliTls" (dict "ctx" $ctx "caDir" "/etc/valkey/tls") -}}
+[sh, -c, 'REDISCLI_AUTH="$(cat /etc/valkey/users/monitor)" valkey-cli --no-auth-warning --user monitor {{ with $tls }}{{ . }} {{ end }}-p {{ index . 1 }} ping | grep -qE "{{ index . 2 }}"']
+{{- end -}}
+
+{{/* The Secret with the users' passwords, as files (one per user) that only the valkey user's group reads. */}}
+{{- define "valkey.usersVolume" -}}
+- name: users
+  secret:
+    secretName: {{ include "bf.valkey.secretName" . }}
+    defaultMode: 0440
+    items:
+      {{- range $user := include "bf.valkey.users" . | fromJsonArray }}
+      - {key: {{ $user }}, path: {{ $user }}}
+      {{- end }}
+{{- if include "bf.valkey.tls" . }}
+# The servers' and Sentinels' certificate, its key and the CA (global.valkey.tls.existingSecret).
+- name: tls
+  secret:
+    secretName: {{ .Values.global.valkey.tls.existingSecret }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+      - {key: ca.crt, path: ca.crt}
+{{- end }}
+{{- end -}}
+
+{{- define "valkey.mounts" -}}
+- name: users
+  mountPath: /etc/valkey/users
+  readOnly: true
+{{- if include "bf.valkey.tls" . }}
+- name: tls
+  mountPath: /etc/valkey/tls
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{/* Sentinel needs a quorum it can reach: a render error otherwise. */}}
