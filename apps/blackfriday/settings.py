@@ -2,7 +2,7 @@
 
 Each service has one frozen settings dataclass whose fields are declared with the functions below
 (``port``, ``integer``, ``url``, ...). That declaration is the one list of a service's settings: ``load``
-reads the environment from it, and the chart generator (charts/black-friday/hack) writes from it the
+reads the environment from it, and the chart generator (bftools.chartgen) writes from it the
 `config:` schema of the service's subchart and docs/configuration.md. A `config:` key the service does not
 read therefore fails `helm install` naming the key.
 
@@ -13,18 +13,14 @@ the log level): it is not a `config:` key.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal, Self
 
+from blackfriday.envvalues import LOG_LEVELS as LOG_LEVELS
+from blackfriday.envvalues import PARSERS, split_hostports
+from blackfriday.envvalues import SettingsError as SettingsError
 from blackfriday.sale import Category
-
-
-class SettingsError(ValueError):
-    """A configuration value that cannot be used; the message starts with the variable's name."""
-
 
 Kind = Literal[
     "text",
@@ -42,16 +38,6 @@ Kind = Literal[
     "choice",
 ]
 
-_HOSTPORT: Final = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
-# host:port, or a gRPC name-resolver target: dns:///writer-headless:50051 (every address of a name), or
-# ipv4:10.0.0.1:50051,10.0.0.2:50051 (a fixed list): the channel balances calls over them.
-_TARGET: Final = re.compile(
-    r"^(dns:(//[^/]*/)?[A-Za-z0-9_.-]+:\d{1,5}"
-    r"|(ipv4|ipv6):[A-Za-z0-9_.\[\]:-]+:\d{1,5}(,[A-Za-z0-9_.\[\]:-]+:\d{1,5})*"
-    r"|unix:[^\s]+"
-    r"|[A-Za-z0-9_.\[\]:-]+:\d{1,5})$"
-)
-LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 HTTP_SERVERS: Final = ("hypercorn", "granian")
 
 
@@ -315,11 +301,11 @@ class Env:
         value = self.raw(spec.name)
         if spec.kind == "secret":
             return value
-        result = spec.default if value is None else _PARSERS[spec.kind](spec.name, value)
+        result = spec.default if value is None else PARSERS[spec.kind](spec.name, value)
         if isinstance(result, int | float) and not isinstance(result, bool):
             _check_range(spec.name, result, spec.minimum, spec.maximum)
         if spec.kind == "hostports" and isinstance(result, str):
-            result = _hostports(spec.name, result)
+            result = split_hostports(spec.name, result)
         if spec.kind == "choice":
             result = _choice(spec, result)
         return result
@@ -343,100 +329,6 @@ class Env:
     def category(self, name: str, default: Category) -> Category:
         result: Category = self.read(Spec(name, "category", default, ""))
         return result
-
-
-def _integer(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise SettingsError(f"{name}: expected an integer, got {value!r}") from None
-
-
-def _number(name: str, value: str) -> float:
-    try:
-        result = float(value)
-    except ValueError:
-        raise SettingsError(f"{name}: expected a number, got {value!r}") from None
-    if not math.isfinite(result):
-        raise SettingsError(f"{name}: expected a finite number, got {value!r}")
-    return result
-
-
-def _hostport(name: str, value: str) -> str:
-    match = _HOSTPORT.match(value)
-    if match is None or not 0 < int(match["port"]) <= 65535:
-        raise SettingsError(f"{name}: expected host:port, got {value!r}")
-    return value
-
-
-def _hostports(name: str, value: str) -> list[str]:
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    if not items:
-        raise SettingsError(f"{name}: expected a comma-separated list of host:port, got {value!r}")
-    for item in items:
-        match = _HOSTPORT.match(item)
-        if match is None or not 0 < int(match["port"]) <= 65535:
-            raise SettingsError(f"{name}: expected host:port in the list, got {item!r}")
-    return items
-
-
-def _valkey(name: str, value: str) -> str:
-    """host:port, or sentinel://host:port[,host:port...]/<primary name> (the primary found through Sentinel)."""
-    if value.startswith("sentinel://"):
-        sentinels, slash, primary = value.removeprefix("sentinel://").partition("/")
-        if not slash or not re.fullmatch(r"[A-Za-z0-9_.-]+", primary):
-            raise SettingsError(f"{name}: expected sentinel://host:port[,host:port...]/<primary name>, got {value!r}")
-        _hostports(name, sentinels)
-        return value
-    try:
-        return _hostport(name, value)
-    except SettingsError:
-        raise SettingsError(
-            f"{name}: expected host:port or sentinel://host:port[,host:port...]/<primary name>, got {value!r}"
-        ) from None
-
-
-def _url(name: str, value: str) -> str:
-    value = value.rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise SettingsError(f"{name}: expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _target(name: str, value: str) -> str:
-    if not _TARGET.match(value):
-        raise SettingsError(f"{name}: expected host:port, dns:///host:port or ipv4:host:port,host:port, got {value!r}")
-    return value
-
-
-def _category(name: str, value: str) -> Category:
-    try:
-        return Category.parse(int(value) if value.isdigit() else value)
-    except ValueError:
-        names = ", ".join(c.name for c in Category)
-        raise SettingsError(f"{name}: expected 1-4 or a category name ({names}), got {value!r}") from None
-
-
-def _log_level(name: str, value: str) -> str:
-    if value.upper() not in LOG_LEVELS:
-        raise SettingsError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
-    return value.upper()
-
-
-_PARSERS: Final[dict[str, Any]] = {
-    "text": lambda name, value: value,
-    "integer": _integer,
-    "port": _integer,
-    "number": _number,
-    "hostport": _hostport,
-    "valkey": _valkey,
-    "hostports": lambda name, value: value,  # split and checked by Env.read, for the default too
-    "url": _url,
-    "target": _target,
-    "category": _category,
-    "log_level": _log_level,
-    "choice": lambda name, value: value,  # matched against the spec's choices (any case) by Env.read
-}
 
 
 def _choice(spec: Spec, value: str) -> str:
