@@ -1,6 +1,6 @@
 """bftools.chartgen: the generators of the chart's committed files (python -m bftools.chartgen, or make generate).
 
-  charts/black-friday/**/values.schema.json   schemas.py: every values file checked at render time
+  charts/black-friday/**/values.schema.json   schemas.py (from schemaparts.py): every values file checked at render time
   charts/black-friday/charts/grafana/files/   dashboards.py: the Grafana dashboards
   docs/configuration.md                       configdoc.py: every setting of every service
   charts/black-friday/README.md (its Values)  valuesdoc.py: every key of the chart's values

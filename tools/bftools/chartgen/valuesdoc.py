@@ -19,7 +19,8 @@ from typing import Any, Final
 import yaml
 
 from bftools.chartgen import CHART
-from bftools.chartgen.schemas import QUANTITY_PATTERN, RESOURCES, SERVICE, SERVICE_COMMON, Schema, all_schemas
+from bftools.chartgen.schemaparts import QUANTITY_PATTERN, RESOURCES, SERVICE, SERVICE_COMMON, Schema
+from bftools.chartgen.schemas import all_schemas
 from bftools.runtime.docs import replace_section
 
 README: Final = CHART / "README.md"
