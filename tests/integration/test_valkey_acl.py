@@ -5,12 +5,14 @@ cannot CONFIG nor touch a key outside bf:*; a client without a login cannot writ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 import valkey
 from valkey.exceptions import AuthenticationError, NoPermissionError
 
+from bftools.runtime.ports import free_port
 from bftools.stack.valkey import ValkeyServer
 from blackfriday import keys
 from blackfriday.consumer.store import PartitionBatch, Record, Store, StoreOptions
@@ -142,3 +144,28 @@ def test_a_client_without_a_login_cannot_read_or_write(
     with wrong, pytest.raises(AuthenticationError):
         wrong.set(keys.SALES_TOTAL, 1)  # another user's password: WRONGPASS
     assert valkey_client.get(keys.SALES_TOTAL) is None
+
+
+def test_what_the_consumer_applied_survives_a_restart(tmp_path: Path) -> None:
+    """Valkey replays its append-only file as the default user: with the default user off and stripped of
+    every permission, the scripts' transactions were dropped at load and a restarted Valkey came back empty
+    (found by the reinstall test on the cluster). The default user stays off: no one logs in as it."""
+    server = ValkeyServer(tmp_path, free_port())
+    server.start(tmp_path / "valkey.log")
+    try:
+        with server.client(user="consumer") as consumer:
+            Store(consumer, StoreOptions(10, 60)).apply(
+                [PartitionBatch("t/0", 0, 1, [Record(0, _sale("A")), Record(1, _sale("B"))])]
+            )
+        with server.client(user="reader") as reader:
+            before = read_figures(reader, Category.Belleza)
+        assert before.total_sales == 2
+        server.stop()
+        server.start(tmp_path / "valkey.log")
+        with server.client(user="reader") as reader:
+            assert read_figures(reader, Category.Belleza) == before
+        assert "NOPERM" not in (tmp_path / "valkey.log").read_text()
+        with valkey.Valkey(host="127.0.0.1", port=server.port) as anonymous, pytest.raises(AuthenticationError):
+            anonymous.get(keys.SALES_TOTAL)
+    finally:
+        server.stop()

@@ -32,6 +32,10 @@ MONITOR: Final = "monitor"
 REPLICA: Final = "replica"
 
 
+#: Off: no login, and a new connection is not logged in. Every permission and no password: see user_lines.
+DEFAULT_USER = "user default off resetpass ~* &* +@all"
+
+
 def acl_rules(path: Path = ACL_FILE) -> dict[str, str]:
     """User name -> its ACL rules, as the rules file says (comments and blank lines skipped)."""
     rules: dict[str, str] = {}
@@ -43,8 +47,12 @@ def acl_rules(path: Path = ACL_FILE) -> dict[str, str]:
 
 
 def user_lines(rules: dict[str, str], passwords: dict[str, str]) -> list[str]:
-    """Valkey's "user" directives: the default user off, each user on with its password's SHA-256."""
-    lines = ["user default reset off"]
+    """Valkey's "user" directives: the default user off, each user on with its password's SHA-256.
+
+    The default user is off (no client can log in as it) but keeps every permission: Valkey replays the
+    append-only file as the default user, and a transaction in it (each script's effects are one) that the
+    default user may not run is dropped at load, with all the aggregates it wrote (Valkey 8.1)."""
+    lines = [DEFAULT_USER]
     for name, rule in rules.items():
         digest = hashlib.sha256(passwords[name].encode()).hexdigest()
         lines.append(f"user {name} reset on #{digest} {rule}")

@@ -22,9 +22,11 @@ umask 077
 say() { printf 'valkey-node: %s\n' "$*" >&2; }
 password() { cat "$VALKEY_USERS_DIR/$1"; }
 # The "user" lines of an ACL rules file: each user on, with its password's SHA-256 (no password is written
-# down); the default user off: no client gets in without a login.
+# down); the default user off: no client gets in without a login. It keeps every permission (and has no
+# password): Valkey replays the append-only file as the default user, and drops at load each transaction
+# (a script's effects) the default user may not run, with the aggregates it wrote.
 acl_users() {
-  echo "user default reset off"
+  echo "user default off resetpass ~* &* +@all"
   grep -v '^[[:space:]]*\(#\|$\)' "$1" | while read -r name rules; do
     [ -s "$VALKEY_USERS_DIR/$name" ] || { say "no password for the Valkey user $name in $VALKEY_USERS_DIR"; exit 1; }
     echo "user $name reset on #$(printf '%s' "$(password "$name")" | sha256sum | cut -d' ' -f1) $rules"
