@@ -16,9 +16,10 @@ from pathlib import Path
 import valkey
 
 from bftools.runtime import paths
+from bftools.runtime.files import write_private
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import Proc, spawn, wait_for
-from bftools.stack.valkey import ACL_FILE, ADMIN, SENTINEL_ACL_FILE, acl_rules, private_write
+from bftools.stack.valkey import ACL_FILE, ADMIN, SENTINEL_ACL_FILE, acl_rules
 from blackfriday.valkeyconn import Login
 from tests.conftest import ROOT
 
@@ -83,7 +84,7 @@ class ValkeyNodes:
         (self.home / "etc").mkdir(parents=True, exist_ok=True)
         (self.home / "etc" / "valkey.conf").write_text(BASE_CONFIG)
         for user, password in PASSWORDS.items():
-            private_write(self.users_dir / user, password)
+            write_private(self.users_dir / user, password)
         self.nodes = [Node(i, free_port(), free_port(), self.home / f"data-{i}") for i in range(self.count)]
 
     @property

@@ -14,7 +14,6 @@ import base64
 import contextlib
 import datetime
 import json
-import os
 import secrets
 import subprocess
 import uuid
@@ -27,6 +26,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from bftools.runtime import paths
+from bftools.runtime.files import write_private
 from bftools.runtime.ports import accepts
 from bftools.runtime.process import NotReady, Proc, spawn, wait_ready
 from bftools.stack import kafka_access, tls
@@ -55,15 +55,6 @@ logger.logins.level = INFO
 
 CA_VALIDITY = datetime.timedelta(days=3650)
 CERT_VALIDITY = datetime.timedelta(days=825)
-
-
-def _private(path: Path, content: bytes) -> None:
-    """Write a file only its owner can read (keys, passwords, configurations holding them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
-    path.chmod(0o600)
 
 
 def _jaas(module: str, user: str, password: str, *extra: str) -> str:
@@ -135,7 +126,7 @@ class KafkaBroker:
             f"ssl.truststore.location={self.ca_file}",
             "",
         ]
-        _private(path, "\n".join(lines).encode())
+        write_private(path, "\n".join(lines).encode())
         return path
 
     def _ensure_credentials(self, formatted: bool) -> dict[str, str]:
@@ -147,7 +138,7 @@ class KafkaBroker:
                 "start it fresh (make up FRESH=1)"
             )
         passwords = {user: secrets.token_urlsafe(24) for user in kafka_access.USERS}
-        _private(self.credentials_file, json.dumps(passwords, indent=2).encode())
+        write_private(self.credentials_file, json.dumps(passwords, indent=2).encode())
         return passwords
 
     def _ensure_certificates(self) -> None:
@@ -155,11 +146,11 @@ class KafkaBroker:
         key = self.home / "tls" / "ca.key"
         if not (self.ca_file.exists() and key.exists()):
             ca = tls.make_ca("black-friday local Kafka CA", CA_VALIDITY)
-            _private(key, ca.key_pem)
+            write_private(key, ca.key_pem)
             self.ca_file.write_bytes(ca.cert_pem)
         ca = tls.Issued(self.ca_file.read_bytes(), key.read_bytes())
         broker = tls.issue_server(ca, "kafka", [self.host, "127.0.0.1", "localhost"], CERT_VALIDITY)
-        _private(self.home / "tls" / "broker.pem", broker.key_pem + broker.cert_pem + ca.cert_pem)
+        write_private(self.home / "tls" / "broker.pem", broker.key_pem + broker.cert_pem + ca.cert_pem)
 
     # ---- configuration ------------------------------------------------------------------------------
     def properties(self) -> str:
@@ -235,7 +226,7 @@ class KafkaBroker:
         formatted = (self.home / "data" / "meta.properties").exists()
         admin = self._ensure_credentials(formatted)[kafka_access.ADMIN]
         self._ensure_certificates()
-        _private(self.config, self.properties().encode())
+        write_private(self.config, self.properties().encode())
         (self.home / "log4j2.properties").write_text(LOG4J2)
         if formatted:
             return

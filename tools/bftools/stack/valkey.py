@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Final
 import valkey
 
 from bftools.runtime import paths
+from bftools.runtime.files import write_private
 from bftools.runtime.process import Proc, spawn, wait_ready
 from blackfriday.valkeyconn import Login
 
@@ -59,15 +59,6 @@ def user_lines(rules: dict[str, str], passwords: dict[str, str]) -> list[str]:
     return lines
 
 
-def private_write(path: Path, text: str) -> None:
-    """Write a file only its owner can read (passwords, configurations holding them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    path.chmod(0o600)
-
-
 def ensure_passwords(path: Path, names: list[str]) -> dict[str, str]:
     """The passwords kept in ``path``; any user without one gets a new random one (saved)."""
     try:
@@ -77,7 +68,7 @@ def ensure_passwords(path: Path, names: list[str]) -> dict[str, str]:
     missing = [name for name in names if not passwords.get(name)]
     if missing:
         passwords.update({name: secrets.token_urlsafe(24) for name in missing})
-        private_write(path, json.dumps(passwords, indent=2))
+        write_private(path, json.dumps(passwords, indent=2))
     return passwords
 
 
@@ -136,7 +127,7 @@ class ValkeyServer:
         if self.replica_of:
             host, _, port = self.replica_of.rpartition(":")
             lines += [f"replicaof {host} {port}", f"primaryuser {REPLICA}", f"primaryauth {passwords[REPLICA]}"]
-        private_write(self.config, "\n".join(lines) + "\n")
+        write_private(self.config, "\n".join(lines) + "\n")
 
     def start(self, log: Path, timeout: float = 30.0) -> Proc:
         self.prepare()
