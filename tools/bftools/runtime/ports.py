@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
+from pathlib import Path
 
 
 class PortTaken(RuntimeError):
@@ -11,9 +13,43 @@ class PortTaken(RuntimeError):
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, below the kernel's ephemeral range.
+
+    A port the kernel hands out (bind to 0) is one it may hand out again as the local port of any outgoing
+    connection: a broker's or a client's connection can take it before our server binds it, or while a
+    killed server is being restarted on it ("Address already in use"). Ports below the ephemeral range are
+    never taken that way; each is handed out once per process, and checked free when handed out.
+    """
+    low, high = _unclaimed_range()
+    for _ in range(200):
+        port = _random.randrange(low, high)
+        if port not in _handed_out and _bindable(port, host):
+            _handed_out.add(port)
+            return port
+    raise PortTaken(f"no free port between {low} and {high} on {host}")
+
+
+_handed_out: set[int] = set()
+_random = random.SystemRandom()
+
+
+def _unclaimed_range(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> tuple[int, int]:
+    """The ports from 10000 up to the start of the ephemeral range (20000-32768 if it cannot be read)."""
+    try:
+        first = int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 20000, 32768
+    return (10000, first) if first > 12000 else (20000, 32768)
+
+
+def _bindable(port: int, host: str) -> bool:
+    """True when a socket without SO_REUSEADDR can bind it (nothing, not even TIME_WAIT, holds it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
