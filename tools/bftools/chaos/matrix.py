@@ -24,7 +24,7 @@ from bftools.runtime.ports import free_port
 from bftools.runtime.process import NotReady, Proc, die_with_this_process, spawn, wait_for
 from bftools.stack.services import Pipeline
 from bftools.stack.stack import Stack
-from bftools.stack.valkey import READER
+from bftools.stack.valkey import MONITOR, READER
 
 
 def faults(hold: float, broker_hold: float) -> list[Fault]:
@@ -169,6 +169,7 @@ def _watch(stack: Stack, ports: Mapping[str, int], chaos: Chaos, say: Callable[[
             "METRICS_HOST": "127.0.0.1",
             "METRICS_PORT": str(exporter_port),
             "SCRAPE_TIMEOUT_SECONDS": "0.5",
+            **stack.valkey(ports).logins()[MONITOR].env(),  # as on the cluster: the monitor user
         },
         marker="blackfriday.valkeyexporter.main",
     )
@@ -183,7 +184,10 @@ def _watch(stack: Stack, ports: Mapping[str, int], chaos: Chaos, say: Callable[[
     say("chaos: a Prometheus scrapes the stack each second and evaluates the chart's alerts")
     prometheus = Prometheus(stack.home / "prometheus", targets).start()
     if not prometheus.wait_scraped():
-        raise NotReady(f"Prometheus did not scrape every target; see {prometheus.home / 'prometheus.log'}")
+        raise NotReady(
+            "Prometheus did not see every target up and Valkey answering its exporter; see "
+            f"{prometheus.home / 'prometheus.log'} and {stack.home / 'logs' / 'valkey-exporter.log'}"
+        )
     return prometheus
 
 

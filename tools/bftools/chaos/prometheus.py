@@ -139,12 +139,17 @@ class Prometheus:
         return {name: stretches(times) for name, times in moments.items()}
 
     def wait_scraped(self, timeout: float = 30) -> bool:
-        """Until every target has been scraped once (up is known for each)."""
+        """Until every target has been scraped and is up, and Valkey answers its exporter (valkey_up 1): a
+        run whose baseline already fires an alert (an exporter that cannot log in) must not start."""
         deadline = time.monotonic() + timeout
         wanted = sum(len(addresses) for addresses in self.targets.values())
         while time.monotonic() < deadline:
             try:
-                if len(self.query("up")) >= wanted:
+                if (
+                    len(self.query("up == 1")) >= wanted
+                    and self.query("valkey_up == 1")
+                    and not self.query("valkey_up == 0")
+                ):
                     return True
             except (httpx.HTTPError, ValueError):
                 pass
