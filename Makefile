@@ -2,8 +2,9 @@
 # Everything the targets need is installed by scripts/setup into git-ignored folders.
 SHELL := /bin/bash
 PY := .venv/bin/python
-# make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so two share the 2 cores well.
-TEST_WORKERS ?= 2
+# make test's pytest-xdist workers: the suites mostly wait (brokers, pods), so three share 2 cores well: one
+# runs the cluster's tests (one cluster: one worker) while two run the rest (docs/testing.md#workers).
+TEST_WORKERS ?= 3
 # make test RECORD_TIMES=1: write each suite's time and the run's wall time into docs/testing.md.
 RECORD_TIMES ?=
 # The product (apps/blackfriday), the tooling (tools/bftools, installed editable beside it) and the tests.

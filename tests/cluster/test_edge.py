@@ -25,7 +25,7 @@ from bftools.cluster import broker, ns_run
 from bftools.cluster import release as chart
 from bftools.cluster.addons import GATEWAY_NAME, TRAEFIK_NAMESPACE
 from bftools.cluster.config import NODE_IP
-from tests.cluster.releases import NAMESPACE, RELEASE, Releases, ok, wait
+from tests.cluster.releases import NAMESPACE, RELEASE, Releases, delete_namespace, ok, terminating, wait
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -63,7 +63,10 @@ def post(host: str, product: str) -> int:
 @pytest.fixture(scope="module")
 def edge(releases: Releases) -> Iterator[Releases]:
     """The release bf-edge: its own topic and group, a low limit, an Ingress (edge.test) and an HTTPRoute
-    (route.test); removed with its namespace afterwards."""
+    (route.test); removed with its namespace afterwards (deleted, not waited for: the pods' graceful ends take
+    half a minute that no test needs; a run that finds the namespace still terminating waits for it here)."""
+    core = client.CoreV1Api(releases.api)
+    wait(lambda: not terminating(core, EDGE_NAMESPACE), 180, "the previous run's namespace bf-edge deleted")
     run_id = uuid.uuid4().hex[:8]
     topic = f"edge-{run_id}"
     broker.create_pipeline(topic, topic)  # its topics and the services' ACLs on them
@@ -82,10 +85,8 @@ def edge(releases: Releases) -> Iterator[Releases]:
     try:
         yield releases
     finally:
-        releases.helm("uninstall", EDGE_RELEASE, "-n", EDGE_NAMESPACE, "--wait", "--timeout", "3m")
-        core = client.CoreV1Api(releases.api)
-        core.delete_namespace(EDGE_NAMESPACE, _request_timeout=10)
-        wait(lambda: not chart.namespace_exists(core, EDGE_NAMESPACE), 180, "the namespace bf-edge gone")
+        ok(releases.helm("uninstall", EDGE_RELEASE, "-n", EDGE_NAMESPACE), "helm uninstall bf-edge")
+        delete_namespace(core, EDGE_NAMESPACE)
 
 
 def counted(api: client.ApiClient, namespace: str, release: str) -> int:

@@ -165,19 +165,22 @@ def run(plan: Plan, say: Say) -> Outcome:
         try:
             return _matrix(cluster, info, target, plan, run_id, say, started)
         finally:
-            _remove(info, api, say)
+            _remove(info, api, say, wait=False)
 
 
-def _remove(info: ClusterInfo, api: client.ApiClient, say: Say) -> None:
-    """The release and its namespace gone (each step only if it is there)."""
+def _remove(info: ClusterInfo, api: client.ApiClient, say: Say, *, wait: bool = True) -> None:
+    """The release and its namespace deleted (each step only if it is there); ``wait``: until they are gone
+    (before an install; after a run, the pods' graceful ends go on without the operator waiting for them)."""
     core = client.CoreV1Api(api)
     if not release.namespace_exists(core, NAMESPACE):
         return
     say(f"helm uninstall {RELEASE} -n {NAMESPACE}, and the namespace")
-    release.helm(info.kubeconfig, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "3m", timeout=240)
+    flags = ("--wait", "--timeout", "3m") if wait else ()
+    release.helm(info.kubeconfig, "uninstall", RELEASE, "-n", NAMESPACE, *flags, timeout=240)
     with contextlib.suppress(ApiException):
         core.delete_namespace(NAMESPACE, _request_timeout=10)
-    kube.wait_until(lambda: not release.namespace_exists(core, NAMESPACE), 180, f"the namespace {NAMESPACE} to go")
+    if wait:
+        kube.wait_until(lambda: not release.namespace_exists(core, NAMESPACE), 180, f"the namespace {NAMESPACE} to go")
 
 
 def _install(cluster: Cluster, info: ClusterInfo, api: client.ApiClient, run_id: str, say: Say) -> None:
