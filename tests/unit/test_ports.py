@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,27 @@ def test_the_range_falls_back_when_the_kernel_range_cannot_be_read(tmp_path: Pat
     assert ports._unclaimed_range(str(narrow)) == (20000, 32768)
     narrow.write_text("32768\t60999\n")
     assert ports._unclaimed_range(str(narrow)) == (10000, 32768)
+
+
+def test_a_port_another_process_reserved_is_not_handed_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(ports, "_reservations", tmp_path / "reserved")
+    first = ports.free_port()
+    assert (tmp_path / "reserved" / str(first)).is_file()
+    ports._handed_out.discard(first)  # as if another process: only the reservation file says it is taken
+    choices = iter([first, first + 1])
+    monkeypatch.setattr(ports._random, "randrange", lambda low, high: next(choices))
+    assert ports.free_port() == first + 1
+
+
+def test_a_stale_reservation_is_dropped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    reserved = tmp_path / "reserved"
+    reserved.mkdir()
+    stale, fresh = reserved / "20001", reserved / "20002"
+    stale.touch()
+    fresh.touch()
+    old = time.time() - ports.RESERVATION_SECONDS - 5
+    os.utime(stale, (old, old))
+    monkeypatch.setattr(ports, "_reservations", reserved)
+    ports._drop_stale_reservations()
+    assert not stale.exists()
+    assert fresh.exists()
