@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,3 +53,30 @@ def test_a_server_that_does_not_answer_is_down_and_has_no_stale_figures() -> Non
     assert 'valkey_up{instance="v1:6379"} 0.0' in text
     assert 'valkey_used_memory_bytes{instance="v1:6379"}' not in text
     assert 'valkey_up{instance="v0:6379"} 1.0' in text
+
+
+def test_the_servers_are_read_at_once_so_a_scrape_waits_out_one_timeout() -> None:
+    # Each read waits until all three are being read: read one after another, the first would never return.
+    together = threading.Barrier(3, timeout=5)
+
+    def meeting() -> Mapping[str, Any]:
+        together.wait()
+        return PRIMARY
+
+    text = _scrape({f"v{n}:6379": meeting for n in range(3)})
+    assert all(f'valkey_up{{instance="v{n}:6379"}} 1.0' in text for n in range(3)), text
+
+
+def test_the_last_scrape_says_whether_any_server_answered() -> None:
+    def down() -> Mapping[str, Any]:
+        raise valkey.TimeoutError("frozen")
+
+    collector = InfoCollector({"v0:6379": down, "v1:6379": down})
+    assert collector.last is None
+    list(collector.collect())
+    assert collector.last is not None
+    assert collector.last[1] is False
+    collector = InfoCollector({"v0:6379": down, "v1:6379": lambda: REPLICA})
+    list(collector.collect())
+    assert collector.last is not None
+    assert collector.last[1] is True

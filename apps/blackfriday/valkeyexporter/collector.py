@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import valkey
@@ -26,10 +28,26 @@ COUNTERS: Final = (
 
 
 class InfoCollector(Collector):
-    """The figures of every server in ``servers`` (instance name -> its INFO), read at each scrape."""
+    """The figures of every server in ``servers`` (instance name -> its INFO), read at each scrape, all at once:
+    a scrape takes one server's timeout, not the sum of them, however many do not answer."""
 
     def __init__(self, servers: Mapping[str, Info]) -> None:
         self._servers = servers
+        #: The last scrape: when it ended (monotonic), and whether any server answered it.
+        self.last: tuple[float, bool] | None = None
+
+    def _read_all(self) -> dict[str, Mapping[str, Any] | None]:
+        def read(instance: str) -> Mapping[str, Any] | None:
+            try:
+                return self._servers[instance]()
+            except (valkey.ValkeyError, OSError):
+                return None
+
+        instances = list(self._servers)
+        if len(instances) < 2:
+            return {instance: read(instance) for instance in instances}
+        with ThreadPoolExecutor(max_workers=len(instances), thread_name_prefix="info") as pool:
+            return dict(zip(instances, pool.map(read, instances), strict=True))
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
@@ -42,10 +60,10 @@ class InfoCollector(Collector):
                 family = families[name] = kind(name, doc, labels=["instance"])
             family.add_metric([instance], value)
 
-        for instance, read in self._servers.items():
-            try:
-                info = read()
-            except (valkey.ValkeyError, OSError):
+        infos = self._read_all()
+        self.last = (time.monotonic(), any(info is not None for info in infos.values()))
+        for instance, info in infos.items():
+            if info is None:
                 add(GaugeMetricFamily, "valkey_up", "1 when the server answered INFO", instance, 0)
                 continue
             add(GaugeMetricFamily, "valkey_up", "1 when the server answered INFO", instance, 1)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import valkey
 
@@ -17,6 +18,9 @@ from blackfriday.opsserver import OpsServer
 from blackfriday.valkeyconn import connect
 from blackfriday.valkeyexporter.collector import InfoCollector
 from blackfriday.valkeyexporter.settings import ExporterSettings
+
+#: How old the last scrape may be for readiness to be read from it instead of asking each server again.
+RECENT_SECONDS: Final = 5.0
 
 
 def _reader(client: valkey.Valkey) -> Any:
@@ -39,7 +43,14 @@ async def serve(settings: ExporterSettings, stop: asyncio.Event) -> None:
         for addr in settings.valkey_addrs
     }
 
+    collector = InfoCollector({addr: _reader(client) for addr, client in clients.items()})
+
     def ready() -> tuple[bool, str]:
+        # A scrape asks first (bf_ready): answered from the scrape before it when that one is recent, so that
+        # a scrape of servers that do not answer waits out one timeout, not a ping's and then INFO's.
+        if collector.last is not None and time.monotonic() - collector.last[0] <= RECENT_SECONDS:
+            answered = collector.last[1]
+            return answered, "a server answered the last scrape" if answered else "no server answered the last scrape"
         for addr, client in clients.items():
             with contextlib.suppress(valkey.ValkeyError):
                 if client.ping():
@@ -47,7 +58,7 @@ async def serve(settings: ExporterSettings, stop: asyncio.Event) -> None:
         return False, "no Valkey server answers"
 
     registry = new_registry()
-    registry.register(InfoCollector({addr: _reader(client) for addr, client in clients.items()}))
+    registry.register(collector)
     ops = OpsServer(settings.metrics_host, settings.metrics_port, registry, lambda: (True, "running"), ready).start()
     try:
         await stop.wait()
