@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bftools.cluster.addons import COREFILE
 from tests.chart.conftest import CHART, ENVIRONMENTS, KUBE_VERSION, VALUES, Render, env_of, helm, render, values_args
 from tests.conftest import ROOT
 
@@ -447,9 +449,17 @@ def test_rollouts_start_a_new_pod_before_an_old_one_stops_and_the_old_one_drains
         strategy = rendered.get("Deployment", name)["spec"]["strategy"]
         assert strategy == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     containers = dict(rendered.containers())
-    for name in ("api", "bridge", "writer"):  # they keep serving while their endpoints and DNS entries go
+    for name in ("api", "bridge"):  # they keep serving while their endpoints leave the Services
         assert containers[f"bf-{name}/{name}"]["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
     assert "lifecycle" not in containers["bf-consumer/consumer"]  # it leaves its group on SIGTERM
+    # The bridges look the writers up in DNS: a writer keeps serving longer than the cluster's DNS may still
+    # give out its address (the local cluster's CoreDNS TTL, Kubernetes' usual one), and its grace holds that.
+    ttl = int(re.search(r"\bttl (\d+)", COREFILE).group(1))  # type: ignore[union-attr]
+    sleep = containers["bf-writer/writer"]["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep"
+    assert int(sleep[1]) > ttl
+    grace = rendered.get("Deployment", "bf-writer")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= int(sleep[1]) + 10 + 2  # + GRACEFUL_TIMEOUT_SECONDS + DRAIN_IDLE_SECONDS
 
 
 def test_kafka_keeps_what_its_volumes_hold() -> None:
