@@ -27,7 +27,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from bftools.runtime import paths
 from bftools.runtime.files import write_private
-from bftools.runtime.ports import accepts
+from bftools.runtime.ports import accepts, claim
 from bftools.runtime.process import NotReady, Proc, spawn, wait_ready
 from bftools.stack import kafka_access, tls
 from blackfriday.kafkaconn import KafkaSecurity
@@ -256,6 +256,8 @@ class KafkaBroker:
 
     def start(self, log: Path, timeout: float = 90.0) -> Proc:
         self.prepare()
+        claim(self.port)
+        claim(self.controller_port)
         self._log_offset = log.stat().st_size if log.exists() else 0
         self.proc = spawn("kafka", self.command("kafka.Kafka", str(self.config)), log=log, marker=str(self.config))
         wait_ready(self.proc, self._ready, timeout)

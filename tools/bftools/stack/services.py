@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bftools.runtime.ports import free_port
+from bftools.runtime.ports import claim, free_port
 from bftools.runtime.process import Proc, spawn, wait_ready
 from blackfriday.kafkaconn import KafkaSecurity
 from blackfriday.valkeyconn import Login
@@ -118,6 +118,8 @@ class Pipeline:
         service = instance.split("-", 1)[0]
         if service == "consumer" and instance not in self.consumer_ports:
             self.consumer_ports[instance] = free_port()
+        for port in self._ports(instance):
+            claim(port)
         proc = spawn(
             instance,
             [sys.executable, "-m", MODULES[service]],
@@ -133,6 +135,16 @@ class Pipeline:
     def wait_ready(self, instance: str, timeout: float = 60.0) -> None:
         """Until the instance's /readyz answers 200; NotReady (with its log's tail) if it dies first."""
         wait_ready(self.procs[instance], lambda: http_ok(self.ready_url(instance)), timeout)
+
+    def _ports(self, instance: str) -> tuple[int, ...]:
+        """The ports an instance listens on (HTTP or gRPC, and metrics)."""
+        if instance == "api":
+            return (self.api_port,)
+        if instance == "bridge":
+            return (self.bridge_port,)
+        if instance == "writer":
+            return (self.writer_port, self.writer_metrics_port)
+        return (self.consumer_ports[instance],)
 
     def start_all(self, consumers: int = 1, timeout: float = 60.0) -> None:
         for instance in ("writer", "bridge", "api"):

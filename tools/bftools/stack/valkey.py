@@ -19,6 +19,7 @@ import valkey
 
 from bftools.runtime import paths
 from bftools.runtime.files import write_private
+from bftools.runtime.ports import claim
 from bftools.runtime.process import Proc, spawn, wait_ready
 from blackfriday.valkeyconn import Login
 
@@ -131,6 +132,7 @@ class ValkeyServer:
 
     def start(self, log: Path, timeout: float = 30.0) -> Proc:
         self.prepare()
+        claim(self.port)
         binary = str(paths.valkey_server())
         # Valkey rewrites its process title to "<binary> <addr>": the binary path is the marker.
         self.proc = spawn("valkey", [binary, str(self.config)], log=log, marker=binary)
