@@ -10,6 +10,7 @@ import valkey
 from prometheus_client import CollectorRegistry, generate_latest
 
 from blackfriday.valkeyexporter.collector import InfoCollector
+from blackfriday.valkeyexporter.main import readiness
 
 PRIMARY = {
     "role": "master",
@@ -80,3 +81,38 @@ def test_the_last_scrape_says_whether_any_server_answered() -> None:
     list(collector.collect())
     assert collector.last is not None
     assert collector.last[1] is True
+
+
+class Server:
+    """A client's ping: answers, or fails as a frozen server does; counts the pings."""
+
+    def __init__(self, answers: bool, meeting: threading.Barrier | None = None) -> None:
+        self.answers, self.meeting, self.pings = answers, meeting, 0
+
+    def ping(self) -> bool:
+        self.pings += 1
+        if self.meeting is not None:
+            self.meeting.wait()
+        if not self.answers:
+            raise valkey.TimeoutError("frozen")
+        return True
+
+
+def test_readiness_comes_from_a_recent_scrape_without_asking_the_servers_again() -> None:
+    frozen = Server(answers=False)
+    collector = InfoCollector({"v0:6379": lambda: PRIMARY})
+    list(collector.collect())
+    assert readiness(collector, {"v0:6379": frozen}, recent=60)() == (True, "a server answered the last scrape")
+    assert frozen.pings == 0
+
+
+def test_without_a_recent_scrape_every_server_is_pinged_at_once() -> None:
+    # Each ping waits until all three are being pinged: pinged one after another, the first never returns.
+    together = threading.Barrier(3, timeout=5)
+    servers = {f"v{n}:6379": Server(n == 2, together) for n in range(3)}
+    ready = readiness(InfoCollector({}), servers, recent=60)
+    assert ready() == (True, "v2:6379 answers")
+    for server in servers.values():
+        server.answers = False
+        server.meeting = None
+    assert ready() == (False, "no Valkey server answers")
