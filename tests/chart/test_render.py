@@ -453,13 +453,11 @@ def test_rollouts_start_a_new_pod_before_an_old_one_stops_and_the_old_one_drains
         assert containers[f"bf-{name}/{name}"]["lifecycle"] == {"preStop": {"exec": {"command": ["sleep", "5"]}}}
     assert "lifecycle" not in containers["bf-consumer/consumer"]  # it leaves its group on SIGTERM
     # The bridges look the writers up in DNS: a writer keeps serving longer than the cluster's DNS may still
-    # give out its address (the local cluster's CoreDNS TTL, Kubernetes' usual one), and its grace holds that.
+    # give out its address (the local cluster's CoreDNS TTL, Kubernetes' usual one).
     ttl = int(re.search(r"\bttl (\d+)", COREFILE).group(1))  # type: ignore[union-attr]
     sleep = containers["bf-writer/writer"]["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
-    assert int(sleep[1]) > ttl
-    grace = rendered.get("Deployment", "bf-writer")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace >= int(sleep[1]) + 10 + 2  # + GRACEFUL_TIMEOUT_SECONDS + DRAIN_IDLE_SECONDS
+    assert int(sleep[1]) > ttl  # (and its grace holds it: else the chart refuses to render, test_bad_values)
 
 
 def test_kafka_keeps_what_its_volumes_hold() -> None:

@@ -85,8 +85,10 @@ def edge(releases: Releases) -> Iterator[Releases]:
     try:
         yield releases
     finally:
-        ok(releases.helm("uninstall", EDGE_RELEASE, "-n", EDGE_NAMESPACE), "helm uninstall bf-edge")
-        delete_namespace(core, EDGE_NAMESPACE)
+        try:
+            ok(releases.helm("uninstall", EDGE_RELEASE, "-n", EDGE_NAMESPACE), "helm uninstall bf-edge")
+        finally:
+            delete_namespace(core, EDGE_NAMESPACE)
 
 
 def counted(api: client.ApiClient, namespace: str, release: str) -> int:

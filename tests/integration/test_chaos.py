@@ -57,6 +57,8 @@ def test_the_short_fault_matrix_loses_nothing_and_counts_nothing_twice(tmp_path:
     assert "BlackFridayWriterNotAcking after" in alerts["SIGKILL kafka"]  # sales in, no ack out
     assert "BlackFridayApiNotReady after" in alerts["SIGKILL kafka"]  # the api's readiness follows Kafka
     assert "stopped" in alerts["SIGKILL kafka"]  # and they stop once the broker is back
+    for name in (row for row in ROWS if "valkey" not in row):  # Valkey down only when it is (its exporter logs in)
+        assert "BlackFridayValkeyDown" not in alerts[name], f"{name}: {alerts[name]}"
     assert "The operations dashboard's 8 queries on this Prometheus: 8 return series" in done.stdout
     assert not (tmp_path / "state" / "chaos" / "state.json").exists()  # the stack was stopped
     logs = tmp_path / "state" / "chaos" / "logs"

@@ -67,7 +67,7 @@ TITLES: Final = {
     "bridge": "bridge (`bf-bridge`, Starlette on Hypercorn + grpc.aio)",
     "writer": "writer (`bf-writer`, grpc.aio + kafka-python)",
     "consumer": "consumer (`bf-consumer`, kafka-python + valkey)",
-    "valkey-exporter": "Valkey's exporter (`bf-valkey-exporter`, a sidecar of each Valkey pod with monitoring on)",
+    "valkey-exporter": "Valkey's exporter (`bf-valkey-exporter`, a Deployment reading each Valkey pod; monitoring on)",
 }
 NOTES: Final = {
     "writer": "The producer always uses `acks=all` with idempotence, and keys each record by `producto_id`.",
