@@ -56,6 +56,11 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
 
+def _times(value: float, base: float, spec: str) -> str:
+    """``value`` as a multiple of ``base`` ("12 ×"; "∞ ×" over a base the run measured as 0)."""
+    return f"{value / base:{spec}} ×" if base > 0 else "∞ ×"
+
+
 def targets(rows: Sequence[Row]) -> tuple[list[str], dict[str, float]]:
     hyper = _find(rows, "ingest (hypercorn)", "64 connections")
     granian = _find(rows, "ingest (granian)", "64 connections")
@@ -97,10 +102,10 @@ def targets(rows: Sequence[Row]) -> tuple[list[str], dict[str, float]]:
         f"written: {'≥' if numbers['granian'] / numbers['bare'] >= 0.7 else '<'} 0.7, against its own bare server: "
         f"{'≥' if numbers['granian'] / numbers['bare_granian'] >= 0.7 else '<'} 0.7 |",
         f"| moonshot: ≥ the seed's compiled middle path (≈ 5,000/s) | {best:,.0f}/s | {_verdict(best >= 5000)} |",
-        f"| against the seed-style chain (b) | {best / numbers['seed_chain']:.1f} × "
+        f"| against the seed-style chain (b) | {_times(best, numbers['seed_chain'], '.1f')} "
         f"its {numbers['seed_chain']:,.0f}/s | |",
         f"| consumer drain ≥ 20 × the seed-style consumer | {numbers['drain']:,.0f}/s = "
-        f"{numbers['drain'] / numbers['seed_drain']:.0f} × its {numbers['seed_drain']:,.0f}/s "
+        f"{_times(numbers['drain'], numbers['seed_drain'], '.0f')} its {numbers['seed_drain']:,.0f}/s "
         f"| {_verdict(numbers['drain'] >= 20 * numbers['seed_drain'])} |",
         f"| consumer drain ≥ 0.5 × the store's limit ({numbers['store']:,.0f}/s) | "
         f"{numbers['drain'] / numbers['store']:.2f} × | {_verdict(numbers['drain'] >= 0.5 * numbers['store'])} |",

@@ -101,6 +101,8 @@ def _seed_drain(rig: Rig, topic: str, options: Options) -> Row:
     assert rig.valkey.proc is not None
     sampler = Sampler({"seed-consumer": proc.pid, "valkey": rig.valkey.proc.pid}).start()
     time.sleep(options.seconds)  # a fixed window of its work: the rate is what matters
+    # A window in which the consumer, starved of CPU, counted nothing says nothing of its rate: until it counts.
+    wait_for(lambda: rig.counted() > first, 60, interval=0.05)
     counted, elapsed = rig.counted(), time.monotonic() - first_at
     usage = sampler.stop()
     rig.stop_extra()
