@@ -33,6 +33,7 @@ from tests.cluster.releases import (
     installed,
     ok,
     revision,
+    room_made,
     start_helm,
     terminating,
     wait,
@@ -162,6 +163,7 @@ def readme(releases: Releases) -> Releases:
     releases.first_install.succeeded()
     kubeconfig = releases.info.kubeconfig
     if not installed(kubeconfig, RELEASE, NAMESPACE):
+        room_made(client.CoreV1Api(releases.api))
         broker.apply_client_secret(releases.api, NAMESPACE)  # gone with the namespace, if a test deleted it
         args = chart.readme_install(RELEASE, NAMESPACE, releases.info.values_file)
         ok(releases.helm("install", *args, "--wait", "--timeout", "4m"), "the README's helm install")

@@ -207,6 +207,18 @@ def start_helm(info: ClusterInfo, what: str, *args: str) -> Install:
     return Install(what, process)
 
 
+def room_made(core: client.CoreV1Api, timeout: float = 240) -> None:
+    """Until no namespace is terminating. Tests delete their releases' namespaces without waiting for the pods'
+    graceful ends (a writer serves 35 s more); whoever installs next waits here for the room they hold on the
+    node, instead of every test waiting at its end."""
+
+    def gone() -> bool:
+        spaces = core.list_namespace(_request_timeout=10).items
+        return not any(n.status is not None and n.status.phase == "Terminating" for n in spaces)
+
+    wait(gone, timeout, "the namespaces deleted before this install to be gone")
+
+
 def terminating(core: client.CoreV1Api, name: str) -> bool:
     try:
         found = core.read_namespace(name, _request_timeout=10)

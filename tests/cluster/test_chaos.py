@@ -7,13 +7,18 @@ import subprocess
 import sys
 
 import pytest
+from kubernetes import client
 
 from bftools.cluster import ClusterInfo
+from tests.cluster.releases import room_made
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-def test_a_rollout_a_lost_pod_and_a_valkey_failover_under_load_cost_no_sale(cluster: ClusterInfo) -> None:
+def test_a_rollout_a_lost_pod_and_a_valkey_failover_under_load_cost_no_sale(
+    cluster: ClusterInfo, api: client.ApiClient
+) -> None:
+    room_made(client.CoreV1Api(api))
     done = subprocess.run(
         [sys.executable, "-m", "bftools.cluster", "chaos", "--short"],
         capture_output=True,

@@ -25,7 +25,7 @@ from bftools.cluster import broker, ns_run
 from bftools.cluster import release as chart
 from bftools.cluster.addons import GATEWAY_NAME, TRAEFIK_NAMESPACE
 from bftools.cluster.config import NODE_IP
-from tests.cluster.releases import NAMESPACE, RELEASE, Releases, delete_namespace, ok, terminating, wait
+from tests.cluster.releases import NAMESPACE, RELEASE, Releases, delete_namespace, ok, room_made, wait
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -64,9 +64,9 @@ def post(host: str, product: str) -> int:
 def edge(releases: Releases) -> Iterator[Releases]:
     """The release bf-edge: its own topic and group, a low limit, an Ingress (edge.test) and an HTTPRoute
     (route.test); removed with its namespace afterwards (deleted, not waited for: the pods' graceful ends take
-    half a minute that no test needs; a run that finds the namespace still terminating waits for it here)."""
+    half a minute that no test needs; the next install waits for the room: releases.room_made)."""
     core = client.CoreV1Api(releases.api)
-    wait(lambda: not terminating(core, EDGE_NAMESPACE), 180, "the previous run's namespace bf-edge deleted")
+    room_made(core)  # bf-edge of a previous run too
     run_id = uuid.uuid4().hex[:8]
     topic = f"edge-{run_id}"
     broker.create_pipeline(topic, topic)  # its topics and the services' ACLs on them

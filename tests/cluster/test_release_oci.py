@@ -18,7 +18,7 @@ from kubernetes import client
 from bftools.cluster import ClusterInfo, broker
 from bftools.cluster import release as chart
 from bftools.release.push_images import chart_metadata, push_chart
-from tests.cluster.releases import delete_namespace, ok
+from tests.cluster.releases import delete_namespace, ok, room_made
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -43,6 +43,7 @@ def test_the_chart_pushed_to_a_registry_installs_from_there(
         *("--wait", "--timeout", "4m"),
     ]
     core = client.CoreV1Api(api)
+    room_made(core)
     try:
         ok(chart.helm(cluster.kubeconfig, *install, timeout=300), f"helm install {pushed.url} --version {version}")
         meta = json.loads(
