@@ -35,8 +35,6 @@ from tests.cluster.releases import (
     revision,
     room_made,
     start_helm,
-    terminating,
-    wait,
 )
 
 
@@ -127,8 +125,7 @@ def releases(cluster_session: Session) -> Iterator[Releases]:
     with cluster_session.cluster.api() as api:
         core = client.CoreV1Api(api)
         ours = (NAMESPACE, PROD_NAMESPACE, STRIMZI_NAMESPACE)
-        # a previous session's namespaces may still be terminating on a reused cluster
-        wait(lambda: not any(terminating(core, n) for n in ours), 120, "the previous run's namespaces deleted")
+        room_made(core)  # a previous session's namespaces may still be terminating on a reused cluster
         taken = [n for n in ours if chart.namespace_exists(core, n)]
         if taken or chart.chart_consumers(api):
             pytest.fail(

@@ -219,16 +219,6 @@ def room_made(core: client.CoreV1Api, timeout: float = 240) -> None:
     wait(gone, timeout, "the namespaces deleted before this install to be gone")
 
 
-def terminating(core: client.CoreV1Api, name: str) -> bool:
-    try:
-        found = core.read_namespace(name, _request_timeout=10)
-    except ApiException as exc:
-        if exc.status == 404:
-            return False
-        raise
-    return bool(found.status and found.status.phase == "Terminating")
-
-
 def delete_namespace(core: client.CoreV1Api, name: str) -> None:
     try:
         core.delete_namespace(name, _request_timeout=10)

@@ -27,7 +27,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     test workers choosing at the same moment never both get it while neither has bound it yet.
     """
     low, high = unclaimed_range()
-    _drop_stale_reservations()
     for _ in range(200):
         port = _random.randrange(low, high)
         if port not in _handed_out and is_free(port, host, reuse=False) and _reserve(port):
@@ -51,11 +50,16 @@ RESERVATION_SECONDS: Final = 600.0
 _handed_out: set[int] = set()
 _random = random.SystemRandom()
 _reservations = Path(tempfile.gettempdir()) / f"bf-ports-{os.getuid()}"
+_checked: Path | None = None  # the directory _directory() last found usable
 
 
 def _directory() -> Path:
     """The reservations' directory, made if missing; PortTaken when it cannot be used or is not this user's
-    own (another user could otherwise block or free ports at will)."""
+    own (another user could otherwise block or free ports at will). Checked once per process; stale
+    reservations are dropped then."""
+    global _checked
+    if _checked == _reservations:
+        return _reservations
     try:
         _reservations.mkdir(mode=0o700, exist_ok=True)
         found = os.lstat(_reservations)
@@ -66,6 +70,8 @@ def _directory() -> Path:
             f"cannot reserve ports in {_reservations}: not a directory of this user's own with mode 0700 "
             "(remove it: it is made again)"
         )
+    _checked = _reservations
+    _drop_stale_reservations()
     return _reservations
 
 
@@ -86,7 +92,7 @@ def _drop_stale_reservations() -> None:
     will)."""
     oldest = time.time() - RESERVATION_SECONDS
     try:
-        entries = list(_directory().iterdir())
+        entries = list(_reservations.iterdir())
     except OSError as exc:
         raise PortTaken(f"cannot read the port reservations in {_reservations}: {exc.strerror}") from None
     for path in entries:
