@@ -76,7 +76,10 @@ def configure(service: str, level: str) -> None:
     logging.captureWarnings(True)
     sys.excepthook = _uncaught
     threading.excepthook = _uncaught_in_thread
-    # kafka-python logs every reconnect attempt at WARNING/ERROR; keep our own logs readable.
+    # kafka-python logs every reconnect attempt at WARNING/ERROR; keep our own logs readable. Its group
+    # coordination (join, assignment, revocation, coordinator found) logs only when the group changes:
+    # kept at the service's level, it tells an operator which partitions a consumer holds, and why.
     logging.getLogger("kafka").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    logging.getLogger("kafka.coordinator").setLevel(level)
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per forwarded batch otherwise

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from blackfriday import bootstrap
+from blackfriday import bootstrap, logs
 from blackfriday.api.settings import ApiSettings
 from blackfriday.readiness import Heartbeat, Readiness
 
@@ -87,3 +87,20 @@ def test_a_heartbeat_ages_until_the_next_beat() -> None:
     assert first >= 0
     heartbeat.beat()
     assert heartbeat.age < 1
+
+
+def test_kafka_clients_reconnect_noise_is_quiet_but_group_changes_are_logged() -> None:
+    """At INFO, kafka-python's connection chatter stays below WARNING while its group coordination (joins,
+    assignments, revocations) is logged: an operator sees which partitions a consumer holds, and why."""
+    loggers = [logging.getLogger(name) for name in ("kafka", "kafka.coordinator")]
+    levels = [logger.level for logger in loggers]
+    try:
+        logs.configure("consumer", "INFO")
+        assert not logging.getLogger("kafka.net.connection").isEnabledFor(logging.INFO)
+        assert logging.getLogger("kafka.coordinator.base").isEnabledFor(logging.INFO)
+        assert logging.getLogger("kafka.coordinator.consumer").isEnabledFor(logging.INFO)
+        logs.configure("consumer", "WARNING")
+        assert not logging.getLogger("kafka.coordinator.base").isEnabledFor(logging.INFO)
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
