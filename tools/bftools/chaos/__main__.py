@@ -28,7 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings = SHORT if args.short else FULL
     started = time.monotonic()
     try:
-        code, results, dashboard = run(os.environ, say=lambda line: print(line, flush=True), **timings)
+        code, results, dashboard = run(
+            os.environ,
+            say=lambda line: print(line, flush=True),
+            warn=lambda line: print(line, file=sys.stderr, flush=True),
+            **timings,
+        )
     except (StackError, PortTaken, MissingTool, NotReady, RuntimeError) as exc:
         print(f"chaos: {exc}", file=sys.stderr)
         return 1

@@ -16,12 +16,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from bftools.chaos import diagnosis
 from bftools.chaos.dashboard import Panel, dashboard_queries
 from bftools.chaos.ledger import Fault, Load, Result, Row, account, table, unit_counts
 from bftools.chaos.prometheus import Prometheus
 from bftools.runtime.docs import write_section
 from bftools.runtime.ports import free_port
 from bftools.runtime.process import NotReady, Proc, die_with_this_process, spawn, wait_for
+from bftools.stack.kafka import GROUP, SALES_TOPIC
 from bftools.stack.services import Pipeline
 from bftools.stack.stack import Stack
 from bftools.stack.valkey import MONITOR, READER
@@ -103,9 +105,11 @@ def run(
     settle: float,
     rate: float,
     say: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
 ) -> tuple[int, list[Result], list[Panel]]:
     """Run the matrix on a fresh stack of its own (free ports), with a Prometheus beside it, and stop it;
-    (exit code, the rows' results, the operations dashboard's queries run at the end)."""
+    (exit code, the rows' results, the operations dashboard's queries run at the end). A run that loses or
+    double-counts a sale first ``warn``s where the stack stood (bftools.chaos.diagnosis)."""
     env = {
         **environ,
         "BF_API_PORT": str(free_port()),
@@ -141,6 +145,8 @@ def run(
             wait_for(lambda: len(unit_counts(client, created)) == len(created), 120, interval=1.0)
             counts = unit_counts(client, [e.product for e in load.ledger])
         results = account(rows, load.ledger, counts)
+        if not all(r.ok for r in results):
+            _diagnose(stack, ports, chaos, warn)
         if prometheus is not None:
             _alerts(prometheus, rows, results)
             chaos.dashboard = dashboard_queries(prometheus)
@@ -189,6 +195,24 @@ def _watch(stack: Stack, ports: Mapping[str, int], chaos: Chaos, say: Callable[[
             f"{prometheus.home / 'prometheus.log'} and {stack.home / 'logs' / 'valkey-exporter.log'}"
         )
     return prometheus
+
+
+def _diagnose(stack: Stack, ports: Mapping[str, int], chaos: Chaos, warn: Callable[[str], None]) -> None:
+    """Where the partitions and the group stand, and the consumers' group history (the stack still runs)."""
+    warn("chaos: rows failed; where the stack stands now:")
+    broker = stack.kafka(ports)
+    try:
+        with stack.valkey(ports).client(user=READER) as reader:
+            lines = diagnosis.partitions(broker.client_config(), reader, SALES_TOPIC, GROUP, broker.partitions)
+    except Exception as exc:  # a diagnosis that fails must not hide the table it explains
+        lines = [f"  (cannot read the partitions: {type(exc).__name__}: {exc})"]
+    for line in lines:
+        warn(line)
+    for proc in [stack.procs().get("consumer"), *chaos.extra]:
+        if proc is not None and proc.name.startswith("consumer"):
+            warn(f"{proc.name}'s group history and warnings ({proc.log}):")
+            for line in diagnosis.history(proc.log):
+                warn(f"  {line}")
 
 
 def _epoch(moment: float) -> float:
