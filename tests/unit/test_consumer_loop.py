@@ -15,7 +15,8 @@ from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAuthoriza
 from prometheus_client import CollectorRegistry, generate_latest
 
 from blackfriday.consumer.dead_letters import Poison
-from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
+from blackfriday.consumer.loop import ClientStalled, ConsumerLoop, ConsumerMetrics
+from blackfriday.consumer.stalls import StallWatch
 from blackfriday.consumer.store import Applied, PartitionBatch
 from blackfriday.sale import Category, Sale
 
@@ -36,10 +37,22 @@ def sale(i: int) -> bytes:
     return Sale(f"id-{i}", 1_700_000_000_000, Category.Hogar, "Sofa", 1000, 1).to_json()
 
 
+class FakeClock:
+    """The loop's clock, moved by the fake Kafka's polls."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeKafka:
     """Partition logs read from a position, as a consumer reads them: ``poll`` returns what follows each
     position (at most ``per_poll`` records a partition), ``seek`` moves it; a position before the log's start
-    (retention removed records) moves to the start. ``failures`` are raised by the first polls."""
+    (retention removed records) moves to the start. ``failures`` are raised by the first polls. A ``stuck``
+    partition is never returned, as when the client stops fetching it; ``idle_polls`` empty polls come before
+    the loop is stopped, each moving ``clock`` by a second."""
 
     def __init__(
         self,
@@ -50,6 +63,9 @@ class FakeKafka:
         start: Mapping[TopicPartition, int] | None = None,
         failures: Sequence[Exception] = (),
         per_poll: int = 1000,
+        stuck: Sequence[TopicPartition] = (),
+        idle_polls: int = 0,
+        clock: FakeClock | None = None,
     ) -> None:
         self.start = dict(start or {})
         self.records = {
@@ -62,6 +78,10 @@ class FakeKafka:
         self._per_poll = per_poll
         self.log = log
         self.seeks: list[tuple[int, int]] = []
+        self.stuck = set(stuck)
+        self.idle_polls = idle_polls
+        self.clock = clock
+        self.committed_at: dict[TopicPartition, int] = {}
 
     def end(self, tp: TopicPartition) -> int:
         first: int = self.start.get(tp, 0)
@@ -71,14 +91,21 @@ class FakeKafka:
         if self._failures:
             self.log.append("poll failed")
             raise self._failures.pop(0)
+        if self.clock is not None:
+            self.clock.now += 1.0
         polled = {}
         for tp, records in self.records.items():
+            if tp in self.stuck:
+                continue
             position = max(self.position[tp], self.start.get(tp, 0))
             batch = records[position - self.start.get(tp, 0) :][: self._per_poll]
             if batch:
                 polled[tp] = batch
                 self.position[tp] = batch[-1].offset + 1
         if not polled:
+            if self.idle_polls > 0:
+                self.idle_polls -= 1
+                return {}
             self._stop.set()
             return {}
         self.log.append("poll")
@@ -93,10 +120,18 @@ class FakeKafka:
 
     def commit_async(self, callback: Any) -> None:
         self.log.append("commit")
+        self.committed_at = dict(self.position)
         callback({}, None)
 
     def commit(self, timeout_ms: int) -> None:
         self.log.append("final commit")
+        self.committed_at = dict(self.position)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.records)
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self.committed_at.get(tp)
 
     def highwater(self, partition: Any) -> int:
         return self.end(partition)
@@ -170,6 +205,7 @@ def run(
     store: FakeStore | None = None,
     dead_letters: FakeDeadLetters | None = None,
     stop_on_failure: bool = False,
+    stall_seconds: float = 30.0,
     **kafka: Any,
 ) -> tuple[list[str], FakeStore, str, FakeKafka]:
     stop = threading.Event()
@@ -187,6 +223,8 @@ def run(
         poll_timeout_ms=10,
         stop=stop,
         dead_letters=dead_letters,  # type: ignore[arg-type]
+        stall_seconds=stall_seconds,
+        clock=kafka.get("clock") or FakeClock(),
     )
     loop.run()
     return log, store, generate_latest(registry).decode(), consumer
@@ -327,3 +365,45 @@ def test_the_loop_outlives_kafka_being_away_and_consumes_when_it_is_back() -> No
 def test_a_kafka_error_that_retrying_cannot_fix_stops_the_loop() -> None:
     with pytest.raises(TopicAuthorizationFailedError):
         run({P0: [sale(1)]}, failures=[TopicAuthorizationFailedError("not allowed to read sales-topic")])
+
+
+P1 = TopicPartition(TOPIC, 1)
+
+
+def test_a_partition_the_client_stopped_fetching_ends_the_loop_with_its_offsets_committed() -> None:
+    """P1 has records the client never returns (dpkp/kafka-python#3106): after the stall time of polling,
+    what was applied is committed and ClientStalled names P1, for the caller to start a new client."""
+    log: list[str] = []
+    clock = FakeClock()
+    started = clock.now
+    with pytest.raises(ClientStalled) as stalled:
+        run(
+            {P0: [sale(1)], P1: [sale(2), sale(3)]},
+            store=FakeStore(log),
+            stuck=[P1],
+            idle_polls=60,
+            clock=clock,
+            stall_seconds=10,
+        )
+    assert stalled.value.partitions == ["sales-topic/1"]
+    assert log[-1] == "final commit"
+    # First seen assigned at the first check (5 s in), quiet for 10 s: found at the check 15 s in.
+    assert clock.now - started == 15
+
+
+def test_a_quiet_partition_with_nothing_to_read_is_not_a_stall() -> None:
+    log, _, metrics, _ = run({P0: [sale(1)], P1: []}, idle_polls=60, clock=FakeClock(), stall_seconds=10)
+    assert log[-1] == "final commit"
+    assert "bf_consumer_client_stalls_total 0.0" in metrics
+
+
+def test_a_partition_counts_as_stalled_only_for_the_time_the_loop_could_poll() -> None:
+    watch = StallWatch(10)
+    watch.assigned([P0, P1], now=0)
+    watch.fetched([P0], now=8)
+    assert watch.quiet(now=9) == []
+    watch.waited(25)  # Valkey was away: the loop did not poll
+    assert watch.quiet(now=30) == []
+    assert watch.quiet(now=35) == [P1]  # 35 s since assigned, 25 s of them waiting
+    watch.assigned([P0], now=36)  # P1 moved to another consumer
+    assert watch.quiet(now=100) == [P0]

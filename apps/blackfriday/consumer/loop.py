@@ -14,7 +14,8 @@ A record that is not a valid sale is logged, counted and copied to the dead-lett
 is lost. While Kafka is away (a poll that fails with a retriable error), the loop backs off and polls again:
 the process stays up and rejoins its group when the broker is back; only a non-retriable error (no
 authorisation, say) stops it. SIGTERM only asks the loop to stop: the batch in hand is finished and
-committed first.
+committed first. A partition the Kafka client stopped fetching (consumer/stalls.py) ends the loop with
+ClientStalled, its offsets committed: the caller starts a new client.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from blackfriday.consumer.dead_letters import DeadLetters, Poison
+from blackfriday.consumer.stalls import StallWatch
 from blackfriday.consumer.store import Applied, PartitionBatch, Record, Store, partition_name
 from blackfriday.metrics import batch_sizes, latency
 from blackfriday.readiness import Heartbeat
@@ -38,10 +40,20 @@ from blackfriday.sale import sale_from_json
 
 #: How often, at most, a partition's log end is checked when records at or below its applied offset arrive.
 LOG_END_CHECK_SECONDS = 10.0
+#: How often the assigned partitions are checked for one the client stopped fetching.
+STALL_CHECK_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class ClientStalled(RuntimeError):
+    """The Kafka client stopped fetching partitions that have records (consumer/stalls.py): start a new one."""
+
+    def __init__(self, partitions: list[str]) -> None:
+        super().__init__(f"the Kafka client stopped fetching {', '.join(partitions)}")
+        self.partitions = partitions
 
 
 class ConsumerMetrics:
@@ -89,6 +101,11 @@ class ConsumerMetrics:
             "Offset commits that failed (the batch will be redelivered)",
             registry=registry,
         )
+        self.client_stalls = Counter(
+            "bf_consumer_client_stalls",
+            "Times the Kafka client stopped fetching a partition that had records and was replaced",
+            registry=registry,
+        )
 
 
 class ConsumerLoop:
@@ -103,6 +120,8 @@ class ConsumerLoop:
         stop: threading.Event,
         dead_letters: DeadLetters | None = None,
         heartbeat: Heartbeat | None = None,
+        stall_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._consumer = consumer
         self._store = store
@@ -117,9 +136,13 @@ class ConsumerLoop:
         self._reread: dict[Any, int] = {}
         #: When each partition's log end was last checked.
         self._log_end_checked: dict[Any, float] = {}
+        self._clock = clock
+        self._stalls = StallWatch(stall_seconds)
+        self._stall_checked = clock()
 
     def run(self) -> None:
         backoff = _Backoff()
+        failing_since: float | None = None  # when polls began to fail: Kafka away, no partition judged
         while not self._stop.is_set():
             self.heartbeat.beat()
             try:
@@ -128,12 +151,18 @@ class ConsumerLoop:
                 if not exc.retriable:
                     raise
                 self._metrics.kafka_errors.inc()
+                failing_since = self._clock() if failing_since is None else failing_since
                 delay = backoff.next()
                 log.warning("cannot poll Kafka, retrying", extra={"error": str(exc)[:300], "retry_in": delay})
                 self._stop.wait(delay)
                 continue
             backoff.reset()
+            if failing_since is not None:
+                self._stalls.waited(self._clock() - failing_since)
+                failing_since = None
             polled = {tp: batch for tp, batch in polled.items() if batch}
+            self._stalls.fetched(polled, self._clock())
+            self._check_stalls()
             if not polled:
                 self._tick()
                 continue
@@ -231,14 +260,49 @@ class ConsumerLoop:
                 )
                 self._consumer.seek(tp, polled[tp][0].offset)
 
+    def _check_stalls(self) -> None:
+        """Every STALL_CHECK_SECONDS: a partition quiet for the watch's time whose log holds records beyond
+        the group's committed offset was stopped by the client: commit what was applied and raise
+        ClientStalled. A quiet partition with nothing to read is not stalled; while Kafka cannot say, no
+        partition is judged."""
+        now = self._clock()
+        if now - self._stall_checked < STALL_CHECK_SECONDS:
+            return
+        self._stall_checked = now
+        self._stalls.assigned(self._consumer.assignment(), now)
+        quiet = self._stalls.quiet(now)
+        if not quiet:
+            return
+        try:
+            ends = self._consumer.end_offsets(quiet)
+            behind = [tp for tp in quiet if ends[tp] > (self._consumer.committed(tp) or 0)]
+        except KafkaError as exc:
+            log.warning("cannot check the quiet partitions", extra={"error": str(exc)[:300]})
+            self._stalls.fetched(quiet, now)
+            return
+        self._stalls.fetched([tp for tp in quiet if tp not in behind], now)
+        if not behind:
+            return
+        names = [partition_name(tp.topic, tp.partition) for tp in behind]
+        self._metrics.client_stalls.inc()
+        log.error(
+            "the Kafka client stopped fetching partitions that have records: starting a new client",
+            extra={"partitions": ",".join(names), "quiet_seconds": self._stalls.stall_seconds},
+        )
+        self._final_commit()
+        raise ClientStalled(names)
+
     def _retry(self, action: Callable[[], T], what: str) -> T | None:
         """Run ``action`` until it succeeds (its result), backing off up to 5 s; None when asked to stop
         first. Valkey at its maxmemory refuses the script (OOM): the batch waits, counted and logged."""
         backoff = _Backoff()
+        started = self._clock()
+        failed = False
         while True:
             try:
                 result = action()
             except (valkey.ValkeyError, KafkaError) as exc:
+                failed = True
                 full = isinstance(exc, valkey.exceptions.OutOfMemoryError)
                 self._metrics.store_full.set(1 if full else 0)
                 delay = backoff.next()
@@ -255,6 +319,8 @@ class ConsumerLoop:
                 self.heartbeat.beat()
             else:
                 self._metrics.store_full.set(0)
+                if failed:  # the loop could not poll meanwhile: no partition was quiet by the client's fault
+                    self._stalls.waited(self._clock() - started)
                 return result
 
     def _keep(self, poison: list[Poison]) -> bool:

@@ -17,7 +17,7 @@ from kafka.errors import KafkaError
 
 from blackfriday.bootstrap import service_main
 from blackfriday.consumer.dead_letters import DeadLetters
-from blackfriday.consumer.loop import ConsumerLoop, ConsumerMetrics
+from blackfriday.consumer.loop import ClientStalled, ConsumerLoop, ConsumerMetrics
 from blackfriday.consumer.settings import ConsumerSettings
 from blackfriday.consumer.store import Store, StoreOptions
 from blackfriday.metrics import new_registry
@@ -97,10 +97,8 @@ class Probes:
 def consume(
     settings: ConsumerSettings, store: Store, metrics: ConsumerMetrics, probes: Probes, stop: threading.Event
 ) -> None:
-    """Connect to Kafka and run the loop until ``stop``; blocking (runs in a worker thread)."""
-    consumer = _kafka_consumer(settings, stop, probes.heartbeat)
-    if consumer is None:
-        return
+    """Connect to Kafka and run the loop until ``stop``; blocking (runs in a worker thread). A Kafka client
+    that stopped fetching a partition (ClientStalled) is closed, leaving the group, and a new one joins."""
     dead_letter_topic = settings.dead_letter_topic or f"{settings.kafka_topic}-dlq"
     dead_letters = (
         None
@@ -108,26 +106,53 @@ def consume(
         else DeadLetters(settings.kafka_brokers, dead_letter_topic, settings.kafka_security)
     )
     try:
-        loop = ConsumerLoop(
-            consumer,
-            store,
-            metrics,
-            batch_max=settings.batch_max,
-            poll_timeout_ms=settings.poll_timeout_ms,
-            stop=stop,
-            dead_letters=dead_letters,
-            heartbeat=probes.heartbeat,
-        )
-        probes.connected.set(True, "connected to Kafka")
-        log.info(
-            "consuming",
-            extra={"topic": settings.kafka_topic, "group": settings.kafka_group, "dead_letters": dead_letter_topic},
-        )
-        loop.run()
+        while not stop.is_set():
+            consumer = _kafka_consumer(settings, stop, probes.heartbeat)
+            if consumer is None:
+                return
+            try:
+                _run(settings, consumer, store, metrics, probes, stop, dead_letters)
+                return
+            except ClientStalled:
+                # The loop logged it and committed what it applied; closing leaves the group at once.
+                probes.connected.set(False, "starting a new Kafka client")
+            finally:
+                consumer.close(autocommit=False)
     finally:
-        consumer.close(autocommit=False)
         if dead_letters is not None:
             dead_letters.close()
+
+
+def _run(
+    settings: ConsumerSettings,
+    consumer: KafkaConsumer,
+    store: Store,
+    metrics: ConsumerMetrics,
+    probes: Probes,
+    stop: threading.Event,
+    dead_letters: DeadLetters | None,
+) -> None:
+    loop = ConsumerLoop(
+        consumer,
+        store,
+        metrics,
+        batch_max=settings.batch_max,
+        poll_timeout_ms=settings.poll_timeout_ms,
+        stop=stop,
+        dead_letters=dead_letters,
+        heartbeat=probes.heartbeat,
+        stall_seconds=settings.partition_stall_seconds,
+    )
+    probes.connected.set(True, "connected to Kafka")
+    log.info(
+        "consuming",
+        extra={
+            "topic": settings.kafka_topic,
+            "group": settings.kafka_group,
+            "dead_letters": dead_letters.topic if dead_letters is not None else "-",
+        },
+    )
+    loop.run()
 
 
 async def serve(settings: ConsumerSettings, stop: asyncio.Event) -> None:

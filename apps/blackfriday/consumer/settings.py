@@ -45,6 +45,13 @@ class ConsumerSettings(s.FromEnv):
         minimum=6000,
         maximum=300_000,
     )
+    partition_stall_seconds: float = s.number(
+        "PARTITION_STALL_SECONDS",
+        30.0,
+        "a partition with records that the Kafka client returns none of for this long of working time is "
+        "taken as stalled in the client: a new client joins the group",
+        minimum=5,
+    )
     price_history_cap: int = s.integer(
         "PRICE_HISTORY_CAP", 1000, "prices kept for each category's tracked product", minimum=1, maximum=1_000_000
     )
