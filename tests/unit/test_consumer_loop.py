@@ -115,7 +115,7 @@ class FakeKafka:
         self.seeks.append((tp.partition, offset))
         self.position[tp] = offset
 
-    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+    def end_offsets(self, partitions: Sequence[TopicPartition], timeout_ms: int = 0) -> dict[TopicPartition, int]:
         return {tp: self.end(tp) for tp in partitions}
 
     def commit_async(self, callback: Any) -> None:
@@ -130,7 +130,7 @@ class FakeKafka:
     def assignment(self) -> set[TopicPartition]:
         return set(self.records)
 
-    def committed(self, tp: TopicPartition) -> int | None:
+    def committed(self, tp: TopicPartition, timeout_ms: int = 0) -> int | None:
         return self.committed_at.get(tp)
 
     def highwater(self, partition: Any) -> int:

@@ -42,6 +42,8 @@ from blackfriday.sale import sale_from_json
 LOG_END_CHECK_SECONDS = 10.0
 #: How often the assigned partitions are checked for one the client stopped fetching.
 STALL_CHECK_SECONDS = 5.0
+#: How long the check waits for Kafka's answers (log ends, committed offsets) before leaving it for later.
+CHECK_TIMEOUT_MS = 5000
 
 log = logging.getLogger(__name__)
 
@@ -274,8 +276,8 @@ class ConsumerLoop:
         if not quiet:
             return
         try:
-            ends = self._consumer.end_offsets(quiet)
-            behind = [tp for tp in quiet if ends[tp] > (self._consumer.committed(tp) or 0)]
+            ends = self._consumer.end_offsets(quiet, timeout_ms=CHECK_TIMEOUT_MS)
+            behind = [tp for tp in quiet if ends[tp] > (self._consumer.committed(tp, timeout_ms=CHECK_TIMEOUT_MS) or 0)]
         except KafkaError as exc:
             log.warning("cannot check the quiet partitions", extra={"error": str(exc)[:300]})
             self._stalls.fetched(quiet, now)
