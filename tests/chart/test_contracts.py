@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -160,8 +161,9 @@ def test_no_symlinks_and_no_noise_from_helm() -> None:
     assert done.stderr == ""
 
 
-def _kinds_of_template(template: str, environment: str) -> set[str]:
-    """The kinds one template file renders with a values file (none: helm finds nothing to show)."""
+def _kinds_by_template(environment: str) -> dict[str, set[str]]:
+    """The kinds each template file renders with a values file, from one render of the whole chart (helm
+    heads every document with the file it came from: ``# Source: black-friday/charts/api/templates/...``)."""
     done = subprocess.run(
         [
             str(HELM),
@@ -174,28 +176,31 @@ def _kinds_of_template(template: str, environment: str) -> set[str]:
             "--api-versions",
             KEDA,
             *values_args(environment),
-            "--show-only",
-            template,
         ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    if done.returncode != 0 and "could not find template" in done.stderr:
-        return set()
     assert done.returncode == 0, done.stderr
-    return {doc["kind"] for doc in yaml.safe_load_all(done.stdout) if doc}
+    kinds: dict[str, set[str]] = {}
+    for document in done.stdout.split("\n---\n"):
+        source = re.search(r"^# Source: [^/]+/(\S+)$", document, re.MULTILINE)
+        parsed = yaml.safe_load(document)
+        if source and parsed:
+            kinds.setdefault(source.group(1), set()).add(parsed["kind"])
+    return kinds
 
 
 def test_each_template_file_renders_one_kind() -> None:
     """A file's name says what it renders: one kind per file, named after it (configmap-dashboards.yaml),
     with prod's values or dev's (the consumer's hpa.yaml renders with dev's only: prod scales the consumer on lag,
     its scaledobject.yaml)."""
+    prod, dev = _kinds_by_template("prod"), _kinds_by_template("dev")
     for chart in [*SERVICES, "kafka", "valkey", "grafana"]:
         for template in sorted((CHART / "charts" / chart / "templates").glob("*.yaml")):
             shown = f"charts/{chart}/templates/{template.name}"
-            kinds = _kinds_of_template(shown, "prod") | _kinds_of_template(shown, "dev")
+            kinds = prod.get(shown, set()) | dev.get(shown, set())
             assert len(kinds) == 1, f"{template}: {kinds}"
             kind = SHORT_NAMES.get(next(iter(kinds)), next(iter(kinds)).lower())
             assert template.stem.split("-")[0] == kind, f"{template} renders {kind}"
