@@ -46,17 +46,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("cluster"))
 
 
-# After every other reordering (pytest-random-order shuffles the tests in its own hook): whatever the order,
-# the tests that stop the cluster come right after the last other test that uses it.
+# After every other reordering (pytest-random-order shuffles the tests in its own hook), whatever the order:
+# the cluster's tests, those that stop it right after the last one that uses it, then the other slow tests,
+# then the rest, each block in its shuffled order. pytest-xdist hands out the largest group first (the
+# cluster's) and the single tests in this order: the slow ones start early, so that the run does not end
+# waiting for a two-minute test that a shuffle put last.
 @pytest.hookimpl(specname="pytest_collection_modifyitems", trylast=True)
-def pytest_collection_modifyitems_cluster_teardown_last(items: list[pytest.Item]) -> None:
-    """Tests that stop the cluster run right after the last other test that uses it (so the cluster does
-    not idle beside the suites that follow, and no test finds it stopped)."""
+def pytest_collection_modifyitems_cluster_first(items: list[pytest.Item]) -> None:
+    """The cluster's tests, then those that stop it, then the other slow tests, then the rest."""
     teardown = [item for item in items if item.get_closest_marker("cluster_teardown")]
-    rest = [item for item in items if not item.get_closest_marker("cluster_teardown")]
-    users = [n for n, item in enumerate(rest) if item.get_closest_marker("cluster")]
-    cut = users[-1] + 1 if users else len(rest)
-    items[:] = rest[:cut] + teardown + rest[cut:]
+    users = [item for item in items if item.get_closest_marker("cluster") and item not in teardown]
+    others = [item for item in items if not item.get_closest_marker("cluster")]
+    slow = [item for item in others if item.get_closest_marker("slow")]
+    rest = [item for item in others if not item.get_closest_marker("slow")]
+    items[:] = users + teardown + slow + rest
 
 
 class Session:

@@ -143,6 +143,7 @@ def test_demo_prints_the_summary_draws_the_dashboard_and_stops(stack_env: dict[s
     assert not state.exists()
 
 
+@pytest.mark.slow
 def test_up_restarts_what_died_and_down_stops_the_restarted(stack_env: dict[str, str]) -> None:
     assert make("up", stack_env).returncode == 0
     state_file = Path(stack_env["BF_STATE_DIR"]) / "local" / "state.json"

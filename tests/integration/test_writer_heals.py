@@ -23,7 +23,7 @@ from tests.integration.helpers import (
     until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def keep_posting(pipeline: Pipeline, outcomes: list[Outcome], stop: threading.Event) -> threading.Thread:

@@ -4,7 +4,8 @@ from pyproject's addopts) with the tests that stop the cluster placed after the 
 Some pytest/xdist pairs silently stop grouping (pytest-dev/pytest-xdist#1386), and a shuffle that ran after
 the placement would stop the cluster half-way: the cluster tests would then fight over one cluster from two
 workers, or find it stopped. This runs tests/cluster/conftest.py's own hooks on a tiny suite, in file order
-and shuffled, and checks that the group stays on one worker and that its teardown runs last."""
+and shuffled, and checks that the group stays on one worker and that its teardown runs last; and that the
+group, then the other slow tests, come first in the order xdist hands out work (the longest first)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ GROUPED = 8
 def test_the_cluster_tests_run_on_one_worker_with_their_teardown_last(tmp_path: Path, order: list[str]) -> None:
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nmarkers =\n    cluster: the cluster\n    cluster_teardown: stops it\n"
-        "    xdist_group: declared as in pyproject.toml\n"
+        "    slow: takes a while\n    xdist_group: declared as in pyproject.toml\n"
     )
     suite = tmp_path / "suite"
     suite.mkdir()
@@ -38,7 +39,7 @@ def test_the_cluster_tests_run_on_one_worker_with_their_teardown_last(tmp_path: 
 
             from tests.cluster.conftest import (
                 pytest_collection_modifyitems,
-                pytest_collection_modifyitems_cluster_teardown_last,
+                pytest_collection_modifyitems_cluster_first,
             )
             """
         )
@@ -56,6 +57,10 @@ def test_the_cluster_tests_run_on_one_worker_with_their_teardown_last(tmp_path: 
 
                 @pytest.mark.parametrize("n", range(4))
                 def test_free(n):
+                    pass
+
+                @pytest.mark.slow
+                def test_long():
                     pass
                 """
             )
@@ -77,3 +82,14 @@ def test_the_cluster_tests_run_on_one_worker_with_their_teardown_last(tmp_path: 
     workers = {worker for worker, _ in ran}
     assert len(workers) == 1, f"the group ran on {sorted(workers)}:\n{done.stdout[-2000:]}"
     assert ran[-1][1].startswith("suite/test_a.py::test_stop"), f"the teardown ran before {ran}"
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *order, "suite"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout.splitlines()
+    tests = [line for line in collected if "::" in line]
+    names = [t.split("::")[1].split("[")[0] for t in tests]
+    assert names[: GROUPED + 3] == ["test_grouped"] * GROUPED + ["test_stop", "test_long", "test_long"], tests
