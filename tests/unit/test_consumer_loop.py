@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import valkey
 from kafka import TopicPartition
-from kafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAuthorizationFailedError
+from kafka.errors import CommitFailedError, KafkaConnectionError, KafkaTimeoutError, TopicAuthorizationFailedError
+from kafka.structs import ConsumerGroupMetadata, MemberState
 from prometheus_client import CollectorRegistry, generate_latest
 
 from blackfriday.consumer.dead_letters import Poison
@@ -66,6 +67,9 @@ class FakeKafka:
         stuck: Sequence[TopicPartition] = (),
         idle_polls: int = 0,
         clock: FakeClock | None = None,
+        arrivals: Mapping[float, Sequence[tuple[TopicPartition, bytes]]] | None = None,
+        commits_fail: bool = False,
+        state: str = MemberState.STABLE,
     ) -> None:
         self.start = dict(start or {})
         self.records = {
@@ -82,6 +86,11 @@ class FakeKafka:
         self.idle_polls = idle_polls
         self.clock = clock
         self.committed_at: dict[TopicPartition, int] = {}
+        #: Records that arrive on the poll made at that clock time.
+        self.arrivals = dict(arrivals or {})
+        self.commits_fail = commits_fail
+        self.state = state
+        self.checks = 0
 
     def end(self, tp: TopicPartition) -> int:
         first: int = self.start.get(tp, 0)
@@ -93,6 +102,8 @@ class FakeKafka:
             raise self._failures.pop(0)
         if self.clock is not None:
             self.clock.now += 1.0
+            for tp, value in self.arrivals.pop(self.clock.now, ()):
+                self.records[tp].append(Record(value, tp.partition, self.end(tp)))
         polled = {}
         for tp, records in self.records.items():
             if tp in self.stuck:
@@ -116,15 +127,27 @@ class FakeKafka:
         self.position[tp] = offset
 
     def end_offsets(self, partitions: Sequence[TopicPartition], timeout_ms: int = 0) -> dict[TopicPartition, int]:
+        self.checks += 1
         return {tp: self.end(tp) for tp in partitions}
+
+    def beginning_offsets(self, partitions: Sequence[TopicPartition], timeout_ms: int = 0) -> dict[TopicPartition, int]:
+        return {tp: self.start.get(tp, 0) for tp in partitions}
+
+    def group_metadata(self) -> ConsumerGroupMetadata:
+        return ConsumerGroupMetadata(group_id="g", state=self.state)
 
     def commit_async(self, callback: Any) -> None:
         self.log.append("commit")
+        if self.commits_fail:
+            callback({}, CommitFailedError("the group rebalanced"))
+            return
         self.committed_at = dict(self.position)
         callback({}, None)
 
     def commit(self, timeout_ms: int) -> None:
         self.log.append("final commit")
+        if self.commits_fail:
+            raise CommitFailedError("the group rebalanced")
         self.committed_at = dict(self.position)
 
     def assignment(self) -> set[TopicPartition]:
@@ -371,8 +394,9 @@ P1 = TopicPartition(TOPIC, 1)
 
 
 def test_a_partition_the_client_stopped_fetching_ends_the_loop_with_its_offsets_committed() -> None:
-    """P1 has records the client never returns (dpkp/kafka-python#3106): after the stall time of polling,
-    what was applied is committed and ClientStalled names P1, for the caller to start a new client."""
+    """P1 has records the client never returns (dpkp/kafka-python#3106): once it has been quiet for the stall
+    time and the records its log held at one check are still unread at the next, what was applied is
+    committed and ClientStalled names P1, for the caller to start a new client."""
     log: list[str] = []
     clock = FakeClock()
     started = clock.now
@@ -387,12 +411,71 @@ def test_a_partition_the_client_stopped_fetching_ends_the_loop_with_its_offsets_
         )
     assert stalled.value.partitions == ["sales-topic/1"]
     assert log[-1] == "final commit"
-    # First seen assigned at the first check (5 s in), quiet for 10 s: found at the check 15 s in.
-    assert clock.now - started == 15
+    # First seen assigned at the first check (5 s in), quiet for 10 s at the check 15 s in, where its log's
+    # end is noted; still unread at the next check, 20 s in.
+    assert clock.now - started == 20
+
+
+def test_what_the_stall_commits_is_what_valkey_has() -> None:
+    """A sale that arrives on the turn the stall is found is applied before the commit, never committed
+    unapplied (a commit ahead of Valkey would leave it uncounted)."""
+    clock = FakeClock()
+    store = FakeStore([])
+    stop = threading.Event()
+    kafka = FakeKafka(
+        {P0: [sale(1)], P1: [sale(2)]},
+        stop,
+        store.log,
+        stuck=[P1],
+        idle_polls=60,
+        clock=clock,
+        arrivals={clock.now + 20: [(P0, sale(3))]},
+    )
+    loop = ConsumerLoop(
+        kafka,
+        store,  # type: ignore[arg-type]
+        ConsumerMetrics(CollectorRegistry()),
+        batch_max=500,
+        poll_timeout_ms=10,
+        stop=stop,
+        stall_seconds=10,
+        clock=clock,
+    )
+    with pytest.raises(ClientStalled):
+        loop.run()
+    assert store.offsets["sales-topic/0"] == 1  # the late sale applied
+    assert kafka.committed_at[P0] == store.offsets["sales-topic/0"] + 1
 
 
 def test_a_quiet_partition_with_nothing_to_read_is_not_a_stall() -> None:
-    log, _, metrics, _ = run({P0: [sale(1)], P1: []}, idle_polls=60, clock=FakeClock(), stall_seconds=10)
+    log, _, metrics, kafka = run({P0: [sale(1)], P1: []}, idle_polls=60, clock=FakeClock(), stall_seconds=10)
+    assert kafka.checks > 0  # asked Kafka where the quiet partitions end
+    assert log[-1] == "final commit"
+    assert "bf_consumer_client_stalls_total 0.0" in metrics
+
+
+def test_a_read_partition_whose_commits_failed_is_not_a_stall() -> None:
+    """Commits refused (a rebalance, a broker away): the records were read and applied all the same."""
+    _, store, metrics, kafka = run(
+        {P0: [sale(1)], P1: [sale(2)]}, idle_polls=60, clock=FakeClock(), stall_seconds=10, commits_fail=True
+    )
+    assert kafka.checks > 0
+    assert kafka.committed_at == {}
+    assert store.offsets == {"sales-topic/0": 0, "sales-topic/1": 0}
+    assert "bf_consumer_client_stalls_total 0.0" in metrics
+
+
+def test_no_partition_is_judged_while_the_group_rebalances() -> None:
+    """While the group rebalances nobody fetches: a quiet partition with records is not stalled then."""
+    log, _, metrics, kafka = run(
+        {P0: [sale(1)], P1: [sale(2)]},
+        stuck=[P1],
+        idle_polls=60,
+        clock=FakeClock(),
+        stall_seconds=10,
+        state=MemberState.REBALANCING,
+    )
+    assert kafka.checks == 0
     assert log[-1] == "final commit"
     assert "bf_consumer_client_stalls_total 0.0" in metrics
 

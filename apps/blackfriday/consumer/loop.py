@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import valkey
 from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import MemberState
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from blackfriday.consumer.dead_letters import DeadLetters, Poison
@@ -42,8 +43,8 @@ from blackfriday.sale import sale_from_json
 LOG_END_CHECK_SECONDS = 10.0
 #: How often the assigned partitions are checked for one the client stopped fetching.
 STALL_CHECK_SECONDS = 5.0
-#: How long the check waits for Kafka's answers (log ends, committed offsets) before leaving it for later.
-CHECK_TIMEOUT_MS = 5000
+#: How long the check waits for Kafka's answers (log ends, committed offsets), in all, before leaving it for later.
+CHECK_TIMEOUT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +142,18 @@ class ConsumerLoop:
         self._clock = clock
         self._stalls = StallWatch(stall_seconds)
         self._stall_checked = clock()
+        #: Each partition's next offset to read, as far as this loop knows (the last record returned + 1, or
+        #: where it sought).
+        self._next: dict[Any, int] = {}
+        #: Where the logs of the quiet partitions ended at the last check: still unread at the next one, stalled.
+        self._ends_seen: dict[Any, int] = {}
 
     def run(self) -> None:
         backoff = _Backoff()
         failing_since: float | None = None  # when polls began to fail: Kafka away, no partition judged
         while not self._stop.is_set():
             self.heartbeat.beat()
+            turn = self._clock()
             try:
                 polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_max)
             except KafkaError as exc:
@@ -163,10 +170,12 @@ class ConsumerLoop:
                 self._stalls.waited(self._clock() - failing_since)
                 failing_since = None
             polled = {tp: batch for tp, batch in polled.items() if batch}
+            for tp, records in polled.items():
+                self._next[tp] = records[-1].offset + 1
             self._stalls.fetched(polled, self._clock())
-            self._check_stalls()
             if not polled:
                 self._tick()
+                self._check_stalls()
                 continue
             self._metrics.batch_size.observe(sum(len(batch) for batch in polled.values()))
             batch, poison = self._decode(polled)
@@ -184,6 +193,9 @@ class ConsumerLoop:
                 self._check_log_ends(polled)
             self._commit()
             self._update_lag(polled)
+            if sum(len(records) for records in polled.values()) >= self._batch_max:
+                self._stalls.waited(self._clock() - turn)  # a full batch: the client had others' records first
+            self._check_stalls()  # after the commit: what it commits is what Valkey has
         self._final_commit()
         log.info("consumer loop stopped")
 
@@ -223,7 +235,7 @@ class ConsumerLoop:
         for tp, records in polled.items():
             applied = gaps.get(partition_name(tp.topic, tp.partition))
             if applied is None:
-                self._consumer.seek(tp, records[0].offset)
+                self._seek(tp, records[0].offset)
                 continue
             self._metrics.rereads.inc()
             log.warning(
@@ -232,7 +244,7 @@ class ConsumerLoop:
                 extra={"partition": f"{tp.topic}/{tp.partition}", "applied": applied, "batch_from": records[0].offset},
             )
             self._reread[tp] = applied + 1
-            self._consumer.seek(tp, applied + 1)
+            self._seek(tp, applied + 1)
 
     def _check_log_ends(self, polled: dict[Any, list[Any]]) -> None:
         """Records at or below their partition's applied offset came: Kafka delivered them again, or the log
@@ -260,32 +272,49 @@ class ConsumerLoop:
                     "its records from the start",
                     extra={"partition": f"{tp.topic}/{tp.partition}", "applied": applied, "log_end": ends[tp]},
                 )
-                self._consumer.seek(tp, polled[tp][0].offset)
+                self._seek(tp, polled[tp][0].offset)
+
+    def _seek(self, tp: Any, offset: int) -> None:
+        self._consumer.seek(tp, offset)
+        self._next[tp] = offset
 
     def _check_stalls(self) -> None:
-        """Every STALL_CHECK_SECONDS: a partition quiet for the watch's time whose log holds records beyond
-        the group's committed offset was stopped by the client: commit what was applied and raise
-        ClientStalled. A quiet partition with nothing to read is not stalled; while Kafka cannot say, no
-        partition is judged."""
+        """Every STALL_CHECK_SECONDS, at the end of a turn (what was polled is applied and committed): a
+        partition quiet for the watch's time whose log, at the previous check, already held records it has
+        still not read, was stopped by the client: commit and raise ClientStalled. Nothing is judged while the
+        group rebalances (no member fetches then) or while Kafka cannot answer."""
         now = self._clock()
         if now - self._stall_checked < STALL_CHECK_SECONDS:
             return
         self._stall_checked = now
-        self._stalls.assigned(self._consumer.assignment(), now)
+        assigned = self._consumer.assignment()
+        self._stalls.assigned(assigned, now)
+        self._next = {tp: offset for tp, offset in self._next.items() if tp in assigned}
+        if self._consumer.group_metadata().state != MemberState.STABLE:
+            self._stalls.restart(now)
+            self._ends_seen.clear()
+            return
         quiet = self._stalls.quiet(now)
+        self._ends_seen = {tp: end for tp, end in self._ends_seen.items() if tp in quiet}
         if not quiet:
             return
         try:
-            ends = self._consumer.end_offsets(quiet, timeout_ms=CHECK_TIMEOUT_MS)
-            behind = [tp for tp in quiet if ends[tp] > (self._consumer.committed(tp, timeout_ms=CHECK_TIMEOUT_MS) or 0)]
+            ends, read = self._read_and_ends(quiet)
         except KafkaError as exc:
             log.warning("cannot check the quiet partitions", extra={"error": str(exc)[:300]})
-            self._stalls.fetched(quiet, now)
+            self._stalls.restart(now)
+            self._ends_seen.clear()
             return
-        self._stalls.fetched([tp for tp in quiet if tp not in behind], now)
-        if not behind:
+        stalled = [tp for tp in quiet if tp in self._ends_seen and read[tp] < self._ends_seen[tp]]
+        for tp in quiet:
+            if read[tp] >= ends[tp]:  # nothing to read: quiet, not stalled
+                self._stalls.fetched([tp], now)
+                self._ends_seen.pop(tp, None)
+            elif tp not in self._ends_seen:
+                self._ends_seen[tp] = ends[tp]  # judged at the next check
+        if not stalled:
             return
-        names = [partition_name(tp.topic, tp.partition) for tp in behind]
+        names = [partition_name(tp.topic, tp.partition) for tp in stalled]
         self._metrics.client_stalls.inc()
         log.error(
             "the Kafka client stopped fetching partitions that have records: starting a new client",
@@ -293,6 +322,25 @@ class ConsumerLoop:
         )
         self._final_commit()
         raise ClientStalled(names)
+
+    def _read_and_ends(self, partitions: list[Any]) -> tuple[dict[Any, int], dict[Any, int]]:
+        """Where each partition's log ends, and how far this consumer has read it: its next offset as this
+        loop knows it, the group's committed offset, or, with neither, the log's start."""
+        deadline = time.monotonic() + CHECK_TIMEOUT_SECONDS
+
+        def left() -> int:
+            return max(1, int((deadline - time.monotonic()) * 1000))
+
+        ends = self._consumer.end_offsets(partitions, timeout_ms=left())
+        read: dict[Any, int] = {}
+        for tp in partitions:
+            committed = self._consumer.committed(tp, timeout_ms=left())
+            if committed is not None or tp in self._next:
+                read[tp] = max(committed or 0, self._next.get(tp, 0))
+        unknown = [tp for tp in partitions if tp not in read]
+        if unknown:
+            read.update(self._consumer.beginning_offsets(unknown, timeout_ms=left()))
+        return ends, read
 
     def _retry(self, action: Callable[[], T], what: str) -> T | None:
         """Run ``action`` until it succeeds (its result), backing off up to 5 s; None when asked to stop

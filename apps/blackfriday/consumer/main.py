@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 
 import valkey
 from kafka.consumer import KafkaConsumer
@@ -27,6 +28,9 @@ from blackfriday.readiness import Heartbeat, Readiness
 from blackfriday.valkeyconn import connect
 
 log = logging.getLogger(__name__)
+
+#: Clients replaced within this many seconds of each other are replaced after a growing wait (5 s, 10 s, ... 60 s).
+REPLACEMENT_MEMORY = 600.0
 
 
 def _kafka_consumer(settings: ConsumerSettings, stop: threading.Event, heartbeat: Heartbeat) -> KafkaConsumer | None:
@@ -105,6 +109,7 @@ def consume(
         if dead_letter_topic == "-"
         else DeadLetters(settings.kafka_brokers, dead_letter_topic, settings.kafka_security)
     )
+    replaced: list[float] = []  # when clients were replaced, in the last REPLACEMENT_MEMORY seconds
     try:
         while not stop.is_set():
             consumer = _kafka_consumer(settings, stop, probes.heartbeat)
@@ -118,6 +123,10 @@ def consume(
                 probes.connected.set(False, "starting a new Kafka client")
             finally:
                 consumer.close(autocommit=False)
+            now = time.monotonic()
+            replaced = [moment for moment in replaced if now - moment < REPLACEMENT_MEMORY] + [now]
+            if len(replaced) > 1:  # again: whatever stops the clients may stop the next one too; wait longer
+                stop.wait(min(60.0, 5.0 * 2 ** (len(replaced) - 2)))
     finally:
         if dead_letters is not None:
             dead_letters.close()

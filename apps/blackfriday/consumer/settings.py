@@ -48,8 +48,9 @@ class ConsumerSettings(s.FromEnv):
     partition_stall_seconds: float = s.number(
         "PARTITION_STALL_SECONDS",
         30.0,
-        "a partition with records that the Kafka client returns none of for this long of working time is "
-        "taken as stalled in the client: a new client joins the group",
+        "a partition this consumer holds that returns no record for this long of working time, while "
+        "records its log held 5 s earlier stay unread, is taken as stalled in the Kafka client: a new "
+        "client joins the group",
         minimum=5,
     )
     price_history_cap: int = s.integer(

@@ -3,10 +3,12 @@
 kafka-python 3.x has had bugs that leave one assigned partition unfetched for good while the others flow
 (dpkp/kafka-python#3106 and #3131: a position waiting for an offset validation that never ends, a partition
 left marked as being revoked). The fault matrix met one after a broker restart: a third of the sales stayed
-in Kafka, uncounted, while the consumer looked healthy. Such a partition is assigned to this consumer, its
-log holds records beyond the group's committed offset, and it returned none for ``stall_seconds`` of the
-loop's working time: time the loop spent waiting for Valkey or the dead-letter topic does not count, since
-it did not poll then. The loop then replaces its Kafka client (consumer/loop.py, consumer/main.py).
+in Kafka, uncounted, while the consumer looked healthy. Such a partition is assigned to this consumer while
+its group is stable, it returned no record for ``stall_seconds`` of the loop's working time, and records
+its log held at an earlier check are still unread (consumer/loop.py asks Kafka). Working time leaves out
+what the loop spent waiting for Valkey, the dead-letter topic or Kafka, and turns that brought a full batch
+(the client was busy handing out other partitions' records). The loop then replaces its Kafka client
+(consumer/main.py).
 """
 
 from __future__ import annotations
@@ -50,9 +52,13 @@ class StallWatch:
         for tp in partitions:
             self._quiet[tp] = _Quiet(now, self._waited)
 
+    def restart(self, now: float) -> None:
+        """Every partition's clock starts again (the group is rebalancing: nobody fetches meanwhile)."""
+        self.fetched(list(self._quiet), now)
+
     def quiet(self, now: float) -> list[Any]:
         """The partitions that returned nothing for ``stall_seconds`` of working time: stalled, if their log
-        holds records the group has not committed (the caller asks Kafka)."""
+        holds records they have not read (the caller asks Kafka)."""
         return [
             tp for tp, q in self._quiet.items() if (now - q.since) - (self._waited - q.waited) >= self.stall_seconds
         ]
