@@ -170,6 +170,8 @@ def test_a_client_that_sends_half_a_body_gets_408_and_is_disconnected(strict: Pi
 def test_sales_beyond_the_in_flight_limit_are_shed_at_once_and_throughput_recovers(pipeline: Pipeline) -> None:
     """With the writer frozen, MAX_IN_FLIGHT sales wait; every other is answered 503 at once, never stored."""
     pipeline.extra_env["api"].update({"MAX_IN_FLIGHT": "16", "FORWARD_TIMEOUT_SECONDS": "20"})
+    # The 16 must wait out the whole shedding (seconds on a busy machine), not the bridge's usual 6 s deadline.
+    pipeline.extra_env.setdefault("bridge", {})["GRPC_TIMEOUT_SECONDS"] = "18"
     pipeline.start_all()
     writer = pipeline.procs["writer"]
     writer.signal(signal.SIGSTOP)
