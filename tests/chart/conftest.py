@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,19 +73,38 @@ def _render(args: tuple[str, ...]) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
-def render(*args: str, environment: str = "default", strimzi: bool = True) -> Render:
-    """helm template with a values file and extra flags; fails the test with helm's error."""
-    extra = [*values_args(environment), *(STRIMZI_APIS if strimzi else ()), "--api-versions", KEDA, *args]
-    code, out, err = _render(tuple(extra))
+def _render_text(args: tuple[str, ...], environment: str, strimzi: bool) -> str:
+    """helm template's output with a values file and extra flags; fails the test with helm's error."""
+    code, out, err = _render(_flags(args, environment, strimzi))
     if code != 0:
         pytest.fail(f"helm template failed:\n{err}")
-    return Render([doc for doc in yaml.safe_load_all(out) if doc])
+    return out
+
+
+def _flags(args: tuple[str, ...], environment: str, strimzi: bool) -> tuple[str, ...]:
+    return (*values_args(environment), *(STRIMZI_APIS if strimzi else ()), "--api-versions", KEDA, *args)
+
+
+def render(*args: str, environment: str = "default", strimzi: bool = True) -> Render:
+    """helm template with a values file and extra flags; fails the test with helm's error."""
+    return Render([doc for doc in yaml.safe_load_all(_render_text(args, environment, strimzi)) if doc])
+
+
+def kinds_by_template(environment: str = "default") -> dict[str, set[str]]:
+    """The kinds each template file renders (``charts/api/templates/deployment.yaml``: {"Deployment"}): helm
+    heads every document with the file it came from (``# Source: black-friday/charts/...``)."""
+    kinds: dict[str, set[str]] = {}
+    for document in _render_text((), environment, True).split("\n---\n"):
+        source = re.search(r"^# Source: [^/]+/(\S+)$", document, re.MULTILINE)
+        parsed = yaml.safe_load(document)
+        if source and parsed:
+            kinds.setdefault(source.group(1), set()).add(parsed["kind"])
+    return kinds
 
 
 def render_error(*args: str, environment: str = "default", strimzi: bool = True) -> str:
     """helm template that must fail; its error message."""
-    extra = [*values_args(environment), *(STRIMZI_APIS if strimzi else ()), "--api-versions", KEDA, *args]
-    code, _out, err = _render(tuple(extra))
+    code, _out, err = _render(_flags(args, environment, strimzi))
     assert code != 0, f"helm template succeeded but should have failed with {args}"
     return err
 

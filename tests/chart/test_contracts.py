@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 
 import pytest
@@ -18,13 +17,12 @@ from blackfriday.writer.settings import WriterSettings
 from tests.chart.conftest import (
     CHART,
     HELM,
-    KEDA,
     KUBE_VERSION,
     STRIMZI_APIS,
     env_of,
+    kinds_by_template,
     render,
     render_error,
-    values_args,
 )
 from tests.conftest import ROOT
 
@@ -161,42 +159,11 @@ def test_no_symlinks_and_no_noise_from_helm() -> None:
     assert done.stderr == ""
 
 
-def _kinds_by_template(environment: str) -> dict[str, set[str]]:
-    """The kinds each template file renders with a values file, from one render of the whole chart (helm
-    heads every document with the file it came from: ``# Source: black-friday/charts/api/templates/...``)."""
-    done = subprocess.run(
-        [
-            str(HELM),
-            "template",
-            "bf",
-            str(CHART),
-            "--kube-version",
-            KUBE_VERSION,
-            *STRIMZI_APIS,
-            "--api-versions",
-            KEDA,
-            *values_args(environment),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    kinds: dict[str, set[str]] = {}
-    for document in done.stdout.split("\n---\n"):
-        source = re.search(r"^# Source: [^/]+/(\S+)$", document, re.MULTILINE)
-        parsed = yaml.safe_load(document)
-        if source and parsed:
-            kinds.setdefault(source.group(1), set()).add(parsed["kind"])
-    return kinds
-
-
 def test_each_template_file_renders_one_kind() -> None:
     """A file's name says what it renders: one kind per file, named after it (configmap-dashboards.yaml),
     with prod's values or dev's (the consumer's hpa.yaml renders with dev's only: prod scales the consumer on lag,
     its scaledobject.yaml)."""
-    prod, dev = _kinds_by_template("prod"), _kinds_by_template("dev")
+    prod, dev = kinds_by_template("prod"), kinds_by_template("dev")
     for chart in [*SERVICES, "kafka", "valkey", "grafana"]:
         for template in sorted((CHART / "charts" / chart / "templates").glob("*.yaml")):
             shown = f"charts/{chart}/templates/{template.name}"
