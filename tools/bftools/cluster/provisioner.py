@@ -7,9 +7,7 @@ StorageClass. Every second it
   as the class's reclaimPolicy Delete asks;
 - tells a pod that the scheduler put aside for an unbound claim that its claims are bound now (an
   annotation): the scheduler retries it at once instead of at its five-minute flush of unschedulable pods
-  (a StatefulSet's pod is created with its claim, so it often meets the claim before its volume). A pod
-  still unscheduled is told again every NUDGE_AGAIN_SECONDS: an update that reaches the scheduler while it
-  is trying the pod may not bring it back, and a StatefulSet's install then waited the five minutes.
+  (a StatefulSet's pod is created with its claim, so it often meets the claim before its volume).
 
 Polling (not a watch) keeps it simple and unstuck: a claim deleted while a volume was being made, a
 volume already gone, an apiserver restarting are all just the next round's state.
@@ -23,7 +21,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -38,8 +35,6 @@ log = logging.getLogger("provisioner")
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 #: Set on a pod waiting to be scheduled once its claims are bound: the pod update makes the scheduler retry it.
 CLAIMS_BOUND = "black-friday.local/claims-bound"
-#: A pod still unscheduled this long after it was told is told again.
-NUDGE_AGAIN_SECONDS = 5.0
 
 
 def _volume(claim: client.V1PersistentVolumeClaim, path: Path) -> client.V1PersistentVolume:
@@ -108,11 +103,8 @@ def provision(core: client.CoreV1Api, root: Path) -> list[str]:
     return made
 
 
-def nudge(core: client.CoreV1Api, told: dict[str, float] | None = None, now: float | None = None) -> list[str]:
-    """Annotate each unscheduled pod whose claims are all bound (the volumes, and when: once, and again every
-    NUDGE_AGAIN_SECONDS while it stays unscheduled; ``told`` keeps when each pod was told); the pods."""
-    told = {} if told is None else told
-    now = time.time() if now is None else now
+def nudge(core: client.CoreV1Api) -> list[str]:
+    """Annotate each unscheduled pod whose claims are all bound (once per set of volumes); the pods."""
     nudged = []
     pods = core.list_pod_for_all_namespaces(field_selector="spec.nodeName=,status.phase=Pending", _request_timeout=10)
     for pod in pods.items:
@@ -129,19 +121,12 @@ def nudge(core: client.CoreV1Api, told: dict[str, float] | None = None, now: flo
                 break
             volumes.append(str(claim.spec.volume_name))
         else:
-            pod_id = f"{meta.namespace}/{meta.name}/{meta.uid}"
-            if now - told.get(pod_id, float("-inf")) < NUDGE_AGAIN_SECONDS:
-                continue
-            value = f"{','.join(sorted(volumes))} at {now:.0f}"
-            patch = {"metadata": {"annotations": {CLAIMS_BOUND: value}}}
-            core.patch_namespaced_pod(meta.name, meta.namespace, patch, _request_timeout=10)
-            told[pod_id] = now
-            nudged.append(f"{meta.namespace}/{meta.name}")
-            log.info("told %s/%s its claims are bound", meta.namespace, meta.name)
-    for gone in set(told) - {
-        f"{p.metadata.namespace}/{p.metadata.name}/{p.metadata.uid}" for p in pods.items if p.metadata
-    }:
-        del told[gone]
+            bound = ",".join(sorted(volumes))
+            if (meta.annotations or {}).get(CLAIMS_BOUND) != bound:
+                patch = {"metadata": {"annotations": {CLAIMS_BOUND: bound}}}
+                core.patch_namespaced_pod(meta.name, meta.namespace, patch, _request_timeout=10)
+                nudged.append(f"{meta.namespace}/{meta.name}")
+                log.info("told %s/%s its claims are bound", meta.namespace, meta.name)
     return nudged
 
 
@@ -174,13 +159,12 @@ def reclaim(core: client.CoreV1Api, root: Path) -> list[str]:
 def serve(layout: Layout, stop: threading.Event, interval: float = 1.0) -> None:
     root = layout.volumes
     root.mkdir(parents=True, exist_ok=True)
-    told: dict[str, float] = {}
     with api_client(layout) as api:
         core = client.CoreV1Api(api)
         while not stop.is_set():
             try:
                 provision(core, root)
-                nudge(core, told)
+                nudge(core)
                 reclaim(core, root)
             except UNREACHABLE as exc:
                 log.warning("round failed, retrying: %s", str(exc).splitlines()[0] if str(exc) else exc)
