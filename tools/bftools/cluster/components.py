@@ -181,6 +181,10 @@ def kube_scheduler(layout: Layout) -> Component:
             "--bind-address=127.0.0.1",
             "--leader-elect=false",
             "--profiling=false",
+            # A pod set aside as unschedulable is retried after 10 s instead of 5 min when the event that
+            # should bring it back is missed: twice a StatefulSet's pod whose volume was bound moments later
+            # waited the five minutes, and helm's --wait ran out (docs/local-cluster.md).
+            "--pod-max-in-unschedulable-pods-duration=10s",
         ],
         kubeconfig,
     )
